@@ -1,0 +1,5 @@
+"""The MCP client."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
