@@ -1,0 +1,199 @@
+"""The JSON-RPC 2.0 envelope: message structs, one decoder that classifies, and shared encoders.
+
+Theory of operation: an incoming message is decoded once into a flat ``_Envelope`` whose ``params``,
+``result`` and ``error`` stay as ``msgspec.Raw``, so the envelope costs one pass over the bytes and the
+method-specific decoding happens later, only once the method is known. The envelope is then classified into
+``Request``, ``Notification``, ``Response`` or ``ErrorResponse``. Every way this can fail is an ``McpError``
+carrying the request id when one could be read, so the caller can always answer.
+
+Outgoing messages use ``jsonrpc`` as the msgspec tag: it is always emitted first and never omitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeAlias
+
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+
+from mcp_trio.protocol.errors import InvalidRequest, McpError, ParseError
+
+__all__ = [
+    "RequestId",
+    "Request",
+    "Notification",
+    "Response",
+    "ErrorObject",
+    "ErrorResponse",
+    "Message",
+    "Batch",
+    "decode_message",
+    "encode_message",
+    "encode_message_into",
+    "error_response",
+    "request_id_of",
+]
+
+RequestId: TypeAlias = int | str
+
+
+class Request(msgspec.Struct, tag_field="jsonrpc", tag="2.0", omit_defaults=True):
+    """A request; ``params`` is ``msgspec.Raw`` when received, any encodable value when sent."""
+
+    id: RequestId
+    method: str
+    params: Any = UNSET
+
+
+class Notification(msgspec.Struct, tag_field="jsonrpc", tag="2.0", omit_defaults=True):
+    method: str
+    params: Any = UNSET
+
+
+class Response(msgspec.Struct, tag_field="jsonrpc", tag="2.0"):
+    """A success response; ``result`` is ``msgspec.Raw`` when received."""
+
+    id: RequestId
+    result: Any
+
+
+class ErrorObject(msgspec.Struct, omit_defaults=True):
+    code: int
+    message: str
+    data: Any = UNSET
+
+
+class ErrorResponse(msgspec.Struct, tag_field="jsonrpc", tag="2.0"):
+    """An error response; ``id`` is ``None`` only when the request's id could not be read."""
+
+    id: RequestId | None
+    error: ErrorObject
+
+
+Message: TypeAlias = Request | Notification | Response | ErrorResponse
+#: A JSON-RPC batch (2025-03-26 only): each member decoded, or the error that member gets.
+Batch: TypeAlias = list[Message | McpError]
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    jsonrpc: str | UnsetType = UNSET
+    id: int | str | UnsetType | None = UNSET
+    method: str | UnsetType = UNSET
+    params: Raw | UnsetType = UNSET
+    result: Raw | UnsetType = UNSET
+    error: Raw | UnsetType = UNSET
+
+
+_envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
+_batch_decoder: Final = msgspec.json.Decoder(list[Raw])
+_error_object_decoder: Final = msgspec.json.Decoder(ErrorObject)
+_encoder: Final = msgspec.json.Encoder()
+
+
+def decode_message(data: bytes) -> Message | Batch:
+    """Decode one JSON-RPC message (or a batch array) from ``data``.
+
+    Raises:
+        ParseError: not JSON (-32700).
+        InvalidRequest: JSON, but not a JSON-RPC message (-32600); ``request_id`` is set when readable.
+    """
+    try:
+        envelope = _envelope_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        stripped = data.lstrip()
+        if stripped[:1] == b"[":
+            return _decode_batch(data)
+        raise _invalid(f"invalid JSON-RPC message: {exc}", data) from None
+    except msgspec.DecodeError as exc:
+        raise ParseError(f"parse error: {exc}") from None
+    return _classify(envelope, data)
+
+
+def _decode_batch(data: bytes) -> Batch:
+    try:
+        members = _batch_decoder.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError: any failure is a parse error
+        raise ParseError(f"parse error: {exc}") from None
+    if not members:
+        raise InvalidRequest("empty batch")
+    batch: Batch = []
+    for raw in members:
+        try:
+            member = decode_message(bytes(raw))
+        except McpError as error:
+            batch.append(error)
+            continue
+        if isinstance(member, list):
+            batch.append(InvalidRequest("nested batch"))
+        else:
+            batch.append(member)
+    return batch
+
+
+def _classify(envelope: _Envelope, data: bytes) -> Message:
+    id_ = envelope.id
+    if envelope.jsonrpc != "2.0":
+        raise _with_id(InvalidRequest('"jsonrpc" must be "2.0"'), id_)
+    method = envelope.method
+    if method is not UNSET:
+        if envelope.result is not UNSET or envelope.error is not UNSET:
+            raise _with_id(InvalidRequest("a request cannot carry result or error"), id_)
+        if id_ is UNSET:
+            return Notification(method, envelope.params)
+        if id_ is None:
+            raise InvalidRequest("request id must be a string or an integer, not null")
+        return Request(id_, method, envelope.params)
+    if id_ is UNSET:
+        raise InvalidRequest("message has neither method nor id")
+    if envelope.result is not UNSET:
+        if envelope.error is not UNSET:
+            raise _with_id(InvalidRequest("a response cannot carry both result and error"), id_)
+        if id_ is None:
+            raise InvalidRequest("response id must not be null")
+        return Response(id_, envelope.result)
+    if envelope.error is not UNSET:
+        try:
+            error = _error_object_decoder.decode(envelope.error)
+        except msgspec.DecodeError as exc:
+            raise _with_id(InvalidRequest(f"invalid error object: {exc}"), id_) from None
+        return ErrorResponse(id_, error)
+    raise _with_id(InvalidRequest("message has no method, result or error"), id_)
+
+
+def _with_id(error: McpError, id_: object) -> McpError:
+    if isinstance(id_, int | str) and not isinstance(id_, bool):
+        error.request_id = id_
+    return error
+
+
+def _invalid(message: str, data: bytes) -> McpError:
+    """Build -32600 for a message that failed typed decoding, recovering its id the slow way if possible."""
+    try:
+        loose = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return ParseError("parse error: invalid JSON")
+    if not isinstance(loose, dict):
+        return InvalidRequest("a JSON-RPC message must be an object")
+    return _with_id(InvalidRequest(message), loose.get("id"))
+
+
+def request_id_of(error: McpError) -> RequestId | None:
+    """The id of the message an error answers, if it could be read."""
+    return error.request_id
+
+
+def error_response(error: McpError, request_id: RequestId | None = None) -> ErrorResponse:
+    """The error response that answers ``error`` (echoing ``request_id`` or the id the decoder read)."""
+    rid = request_id if request_id is not None else error.request_id
+    return ErrorResponse(rid, ErrorObject(int(error.code), error.message, error.data))
+
+
+def encode_message(message: object) -> bytes:
+    """Encode any message struct (or a list of them, for a batch reply) to JSON bytes."""
+    return _encoder.encode(message)
+
+
+def encode_message_into(message: object, buffer: bytearray) -> None:
+    """Append ``message`` and a newline to ``buffer``: one copy, no intermediate bytes object."""
+    _encoder.encode_into(message, buffer, -1)
+    buffer += b"\n"
