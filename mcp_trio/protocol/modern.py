@@ -1,0 +1,75 @@
+"""Per-request validation for the modern, stateless wire (2026-07-28).
+
+Every modern request carries in ``_meta`` what a legacy session would have remembered: the protocol version,
+the client's capabilities (and optionally its identity and a log level). This module checks those keys in the
+spec's order and returns a validated ``ModernMeta``; each failure is the exact error the spec names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from msgspec import UNSET
+
+from mcp_trio.protocol.errors import InvalidParams, UnsupportedProtocolVersion
+from mcp_trio.protocol.events import ModernMeta
+from mcp_trio.protocol.types import LOGGING_LEVELS, ClientCapabilities, Implementation
+from mcp_trio.protocol.types import meta as meta_keys
+from mcp_trio.protocol.versions import MODERN_VERSIONS
+
+__all__ = [
+    "META_PROTOCOL_VERSION",
+    "META_CLIENT_CAPABILITIES",
+    "META_CLIENT_INFO",
+    "META_LOG_LEVEL",
+    "META_SERVER_INFO",
+    "META_SUBSCRIPTION_ID",
+    "LOG_LEVELS",
+    "is_modern_meta",
+    "read_modern_meta",
+]
+
+META_PROTOCOL_VERSION: Final = meta_keys.PROTOCOL_VERSION
+META_CLIENT_CAPABILITIES: Final = meta_keys.CLIENT_CAPABILITIES
+META_CLIENT_INFO: Final = meta_keys.CLIENT_INFO
+META_LOG_LEVEL: Final = meta_keys.LOG_LEVEL
+META_SERVER_INFO: Final = meta_keys.SERVER_INFO
+META_SUBSCRIPTION_ID: Final = meta_keys.SUBSCRIPTION_ID
+
+#: RFC 5424 severities, least severe first: a level admits itself and everything after it.
+LOG_LEVELS: Final = tuple(LOGGING_LEVELS)
+
+
+def is_modern_meta(meta: object) -> bool:
+    """Whether a request's ``_meta`` says it speaks the modern wire (it names a protocol version)."""
+    return isinstance(meta, dict) and META_PROTOCOL_VERSION in meta
+
+
+def read_modern_meta(meta: Any, supported: tuple[str, ...] = MODERN_VERSIONS) -> ModernMeta:
+    """Validate a modern request's ``_meta`` and return what it declares.
+
+    Raises:
+        InvalidParams: ``_meta``, the protocol version or the client capabilities are missing or malformed.
+        UnsupportedProtocolVersion: the version is not one we speak (-32022, with ``supported``/``requested``).
+    """
+    if meta is UNSET or not isinstance(meta, dict):
+        raise InvalidParams(f"missing _meta: modern requests must carry {META_PROTOCOL_VERSION}")
+    version = meta.get(META_PROTOCOL_VERSION)
+    if version is None:
+        raise InvalidParams(f"missing _meta[{META_PROTOCOL_VERSION!r}]")
+    if version not in supported:
+        raise UnsupportedProtocolVersion(version, list(supported))
+    raw_caps = meta.get(META_CLIENT_CAPABILITIES)
+    if raw_caps is None:
+        raise InvalidParams(f"missing _meta[{META_CLIENT_CAPABILITIES!r}]")
+    try:
+        capabilities = msgspec.convert(raw_caps, ClientCapabilities)
+        raw_info = meta.get(META_CLIENT_INFO)
+        info = None if raw_info is None else msgspec.convert(raw_info, Implementation)
+    except msgspec.ValidationError as exc:
+        raise InvalidParams(f"invalid _meta: {exc}") from None
+    level = meta.get(META_LOG_LEVEL)
+    if level is not None and level not in LOG_LEVELS:
+        raise InvalidParams(f"invalid _meta[{META_LOG_LEVEL!r}]: {level!r}; expected one of {', '.join(LOG_LEVELS)}")
+    return ModernMeta(protocol_version=version, client_capabilities=capabilities, client_info=info, log_level=level)
