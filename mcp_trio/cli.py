@@ -7,34 +7,134 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
+import importlib
+import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import trio
 
 from mcp_trio import __version__
+from mcp_trio.server.server import Server
+
+__all__ = ["main", "build_parser", "load_server", "parse_host_port"]
+
+log = logging.getLogger("mcp_trio.cli")
+
+
+class CliError(Exception):
+    """A bad command line: printed as ``mcp-trio: error: ...`` with exit status 2."""
+
+
+def parse_host_port(value: str, *, allow_path: bool = False) -> tuple[str, int, str | None]:
+    """``HOST:PORT[/path]`` (``[::1]:PORT`` for IPv6) -> (host, port, path or None)."""
+    rest, path = value, None
+    if allow_path and "/" in value:
+        rest, _, tail = value.partition("/")
+        path = "/" + tail
+    if rest.startswith("["):
+        host, sep, port_text = rest[1:].partition("]:")
+    else:
+        host, sep, port_text = rest.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT{'[/path]' if allow_path else ''}, got {value!r}")
+    return host, int(port_text), path
+
+
+def _tcp_address(value: str) -> tuple[str, int]:
+    host, port, _ = parse_host_port(value)
+    return host, port
+
+
+def _http_address(value: str) -> tuple[str, int, str]:
+    host, port, path = parse_host_port(value, allow_path=True)
+    return host, port, path or "/mcp"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-trio", description="MCP server and client on Trio.")
     parser.add_argument("--version", action="version", version=f"mcp-trio {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run an MCP server (the built-in demo server by default)")
+    serve = commands.add_parser(
+        "serve",
+        help="run an MCP server (the built-in demo server by default)",
+        description="Serve an MCP server on one or more transports at once (stdio when none is named).",
+    )
     serve.add_argument(
         "target",
         nargs="?",
         metavar="module:attribute",
-        help="the Server object to serve; without it, the built-in demo server",
+        help="the Server to serve (or a function returning one); default: the built-in demo server",
     )
-    serve.add_argument("--stdio", action="store_true", help="serve on stdin/stdout")
+    serve.add_argument("--stdio", action="store_true", help="serve one session on stdin/stdout")
+    serve.add_argument(
+        "--tcp", action="append", default=[], type=_tcp_address, metavar="HOST:PORT", help="newline-delimited JSON"
+    )
+    serve.add_argument("--unix", action="append", default=[], metavar="PATH", help="newline-delimited JSON")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        from mcp_trio._minimal_stdio import serve_stdio
+def load_server(target: str | None) -> Server:
+    """Import ``module:attribute`` and return the ``Server`` it names (calling it if it is a factory)."""
+    if target is None:
+        from mcp_trio.demo import build_demo_server
 
-        print("mcp-trio: serving the demo server on stdio", file=sys.stderr, flush=True)
+        return build_demo_server()
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise CliError(f"expected module:attribute, got {target!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CliError(f"cannot import {module_name!r}: {exc}") from exc
+    obj: Any = module
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise CliError(f"{module_name!r} has no attribute {attribute!r}") from None
+    if not isinstance(obj, Server) and callable(obj):
+        obj = obj()
+    if not isinstance(obj, Server):
+        raise CliError(f"{target} is a {type(obj).__name__}, not an mcp_trio.Server")
+    return obj
+
+
+async def _serve(server: Server, args: argparse.Namespace) -> None:
+    async with trio.open_nursery() as nursery:
+        for host, port in args.tcp:
+            bound = await nursery.start(server.serve_tcp, host, port)
+            print(f"mcp-trio: listening on tcp://{bound[0]}:{bound[1]}", file=sys.stderr, flush=True)
+        for path in args.unix:
+            await nursery.start(server.serve_unix, path)
+            print(f"mcp-trio: listening on unix://{path}", file=sys.stderr, flush=True)
+        if args.stdio or not (args.tcp or args.unix):
+
+            async def stdio_session(task_status: trio.TaskStatus[None]) -> None:
+                await server.serve_stdio(task_status=task_status)
+                nursery.cancel_scope.cancel()  # the client closed stdin: the process is done
+
+            await nursery.start(stdio_session)
+            print("mcp-trio: serving one session on stdio", file=sys.stderr, flush=True)
+        # Everything allocated so far lives as long as the process: keep the collector off it (p99).
+        gc.freeze()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        try:
+            server = load_server(args.target)
+        except CliError as exc:
+            parser.error(str(exc))
         with contextlib.suppress(KeyboardInterrupt):
-            trio.run(serve_stdio)
+            try:
+                trio.run(_serve, server, args)
+            except OSError as exc:
+                print(f"mcp-trio: error: {exc}", file=sys.stderr)
+                sys.exit(1)
