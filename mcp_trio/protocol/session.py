@@ -75,7 +75,7 @@ READY: Final = 2
 CLOSED: Final = 3
 
 _EMPTY_RESULT: Final = msgspec.Raw(b"{}")
-_LEVEL_RANK: Final = {level: rank for rank, level in enumerate(LOG_LEVELS)}
+_LEVEL_RANK: Final[dict[str, int]] = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
 
 class _MetaPeek(msgspec.Struct):
