@@ -1,0 +1,44 @@
+"""Server limits and defaults, with units. Every limit lives here, none as a magic number in code."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from mcp_trio.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
+
+__all__ = ["ServerConfig"]
+
+
+@attrs.frozen
+class ServerConfig:
+    """Tunables of one server.
+
+    Attributes:
+        max_message_size: largest JSON-RPC message accepted, in bytes (larger: -32600, connection kept).
+        max_in_flight: requests one connection may have running at once; past it the connection stops
+            reading (TCP backpressure) until one finishes, so nothing accepted is dropped.
+        max_outbox_bytes: bytes queued for one slow reader before producers wait for it to drain.
+        receive_size: bytes asked of the socket per read.
+        page_size: items per page of the list methods.
+        drain_timeout: seconds a connection whose peer closed its sending side keeps running its requests.
+        cache_ttl_ms: ``ttlMs`` on cacheable modern results (list methods, ``resources/read``, discovery).
+        cache_scope: ``cacheScope`` on the same results.
+        request_state_ttl: seconds a sealed ``requestState`` stays valid (MRTR).
+    """
+
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_in_flight: int = 64
+    max_outbox_bytes: int = 1024 * 1024
+    receive_size: int = 65536
+    page_size: int = 100
+    drain_timeout: float = 30.0
+    cache_ttl_ms: int = 60_000
+    cache_scope: Literal["public", "private"] = "public"
+    request_state_ttl: float = 600.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_message_size", "max_in_flight", "max_outbox_bytes", "receive_size", "page_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")

@@ -1,0 +1,229 @@
+"""The per-request ``Context`` handlers may take: progress, logging, cancellation and client input.
+
+One handler body serves both wire eras. On the legacy wire ``request_inputs`` sends real server-to-client
+requests (``elicitation/create``, ``sampling/createMessage``, ``roots/list``) and awaits the answers mid-call.
+On the modern wire a server cannot send requests, so ``request_inputs`` raises ``InputRequired``; the dispatcher
+answers with an ``InputRequiredResult`` whose sealed ``requestState`` carries every answer gathered so far, and
+when the client retries, the handler runs again from the top and this time finds its answers. Handlers must
+therefore be idempotent up to their input requests (the MRTR contract), and should ask under stable keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+
+from mcp_trio.protocol.errors import InvalidParams, MissingClientCapability
+from mcp_trio.protocol.events import RequestReceived
+from mcp_trio.protocol.jsonrpc import Notification, Request
+from mcp_trio.protocol.modern import LOG_LEVELS
+from mcp_trio.protocol.session import nested_capability
+from mcp_trio.protocol.types import (
+    ClientCapabilities,
+    CreateMessageParams,
+    CreateMessageRequest,
+    CreateMessageResult,
+    ElicitRequest,
+    ElicitRequestParams,
+    ElicitResult,
+    Implementation,
+    InputRequest,
+    InputResponse,
+    ListRootsRequest,
+    ListRootsResult,
+    capability_enabled,
+    decode_input_response,
+)
+
+if TYPE_CHECKING:
+    from mcp_trio.protocol.session import ServerSession
+
+__all__ = ["Peer", "Context", "InputRequired"]
+
+_CAPABILITY_OF = {
+    CreateMessageRequest: "sampling",
+    ElicitRequest: "elicitation",
+    ListRootsRequest: "roots",
+}
+
+
+class Peer(Protocol):
+    """How one request reaches its client; each transport provides one."""
+
+    async def send(self, message: Notification) -> None:
+        """Send a notification about this request (progress, log); may wait under backpressure."""
+
+    async def ask(self, request: Request) -> Any:
+        """Send a server-to-client request and return its decoded result (legacy wire only).
+
+        Raises:
+            RemoteError: the client answered with an error.
+        """
+
+    async def close_stream(self, retry_ms: int | None = None) -> bool:
+        """End the response stream early so the client resumes later (legacy HTTP SSE polling, SEP-1699).
+
+        Returns False where the transport has no such stream (stdio, sockets, JSON responses).
+        """
+
+
+class InputRequired(Exception):
+    """Control flow of the modern wire: the handler needs client input it does not have yet."""
+
+    def __init__(self, requests: dict[str, InputRequest], answers: dict[str, msgspec.Raw], state: str | None):
+        super().__init__(f"input required: {', '.join(requests)}")
+        self.requests = requests
+        self.answers = answers
+        self.state = state
+
+
+class Context:
+    """What a handler can do besides returning its result. Created only for handlers that ask for it."""
+
+    __slots__ = ("_answers", "_peer", "_session", "event", "request_state")
+
+    def __init__(
+        self,
+        session: ServerSession,
+        peer: Peer,
+        event: RequestReceived,
+        answers: dict[str, msgspec.Raw] | None = None,
+        request_state: str | None = None,
+    ) -> None:
+        self._session = session
+        self._peer = peer
+        self.event = event
+        self._answers = answers
+        #: Application state a previous round stored with ``request_inputs(..., state=...)`` (modern wire).
+        self.request_state = request_state
+
+    @property
+    def request_id(self) -> int | str:
+        return self.event.id
+
+    @property
+    def era(self) -> str:
+        return self.event.era
+
+    @property
+    def protocol_version(self) -> str:
+        return self.event.version
+
+    @property
+    def client_capabilities(self) -> ClientCapabilities:
+        """The client's capabilities: from ``initialize`` (legacy) or this request's ``_meta`` (modern)."""
+        if self.event.meta is not None:
+            caps: ClientCapabilities = self.event.meta.client_capabilities
+            return caps
+        return self._session.client_capabilities or ClientCapabilities()
+
+    @property
+    def client_info(self) -> Implementation | None:
+        if self.event.meta is not None:
+            info: Implementation | None = self.event.meta.client_info
+            return info
+        return self._session.client_info
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Send ``notifications/progress`` if the client asked for progress; ``progress`` must increase."""
+        notification = self._session.progress(self.event.id, progress, total, message)
+        if notification is not None:
+            await self._peer.send(notification)
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        """Send a log message to the client if its level admits it (``logging/setLevel`` or ``_meta``)."""
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}")
+        if not self._session.log_enabled(level, self.event.id if self.event.era == "modern" else None):
+            return
+        params: dict[str, Any] = {"level": level, "data": data}
+        if logger is not None:
+            params["logger"] = logger
+        await self._peer.send(Notification("notifications/message", params))
+
+    async def close_stream(self, retry_ms: int | None = None) -> bool:
+        """Ask the transport to close this request's SSE stream now; the client resumes with Last-Event-ID.
+
+        The result is still delivered (replayed from the session's event store). False where not supported.
+        """
+        return await self._peer.close_stream(retry_ms)
+
+    async def debug(self, data: Any, logger: str | None = None) -> None:
+        await self.log("debug", data, logger)
+
+    async def info(self, data: Any, logger: str | None = None) -> None:
+        await self.log("info", data, logger)
+
+    async def warning(self, data: Any, logger: str | None = None) -> None:
+        await self.log("warning", data, logger)
+
+    async def error(self, data: Any, logger: str | None = None) -> None:
+        await self.log("error", data, logger)
+
+    def _require(self, request: InputRequest) -> None:
+        needed = _CAPABILITY_OF[type(request)]
+        if isinstance(request, ElicitRequest) and request.params.is_url_mode:
+            needed = "elicitation.url"
+        if not capability_enabled(self.client_capabilities, needed):
+            raise MissingClientCapability(
+                f"this request needs the client capability {needed!r}", nested_capability(needed)
+            )
+
+    async def request_inputs(
+        self, requests: Mapping[str, InputRequest], *, state: str | None = None
+    ) -> dict[str, InputResponse]:
+        """Ask the client for several inputs at once and return the answers by key.
+
+        Args:
+            requests: input requests by key (the key names the answer on the modern wire).
+            state: application state to carry to the next round (modern wire; see ``request_state``).
+
+        Raises:
+            MissingClientCapability: the client did not declare a capability a request needs (-32021).
+            RemoteError: the client answered a legacy request with an error.
+        """
+        for request in requests.values():
+            self._require(request)
+        if self.event.era == "legacy":
+            answers: dict[str, InputResponse] = {}
+            for key, request in requests.items():
+                wire = self._session.send_request(request.__struct_config__.tag, request.params)  # type: ignore[arg-type]
+                answers[key] = await self._peer.ask(wire)
+            return answers
+        known = self._answers or {}
+        missing = {key: request for key, request in requests.items() if key not in known}
+        decoded: dict[str, InputResponse] = {}
+        for key, request in requests.items():
+            if key in missing:
+                continue
+            try:
+                decoded[key] = decode_input_response(request, known[key])
+            except msgspec.DecodeError:
+                missing[key] = request  # an answer of the wrong shape: ask again rather than fail
+        if missing:
+            raise InputRequired(missing, {k: v for k, v in known.items() if k not in missing}, state)
+        return decoded
+
+    async def elicit(self, message: str, requested_schema: dict[str, Any], *, key: str = "elicitation") -> ElicitResult:
+        """Ask the user for structured input (form mode)."""
+        request = ElicitRequest(params=ElicitRequestParams(message=message, requested_schema=requested_schema))
+        answer = (await self.request_inputs({key: request}))[key]
+        if not isinstance(answer, ElicitResult):
+            raise InvalidParams("the elicitation answer is not an ElicitResult")
+        return answer
+
+    async def sample(self, params: CreateMessageParams, *, key: str = "sampling") -> CreateMessageResult:
+        """Ask the client's model for a completion."""
+        answer = (await self.request_inputs({key: CreateMessageRequest(params=params)}))[key]
+        if not isinstance(answer, CreateMessageResult):
+            raise InvalidParams("the sampling answer is not a CreateMessageResult")
+        return answer
+
+    async def list_roots(self, *, key: str = "roots") -> ListRootsResult:
+        """Ask the client for its roots."""
+        answer = (await self.request_inputs({key: ListRootsRequest()}))[key]
+        if not isinstance(answer, ListRootsResult):
+            raise InvalidParams("the roots answer is not a ListRootsResult")
+        return answer

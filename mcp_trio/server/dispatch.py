@@ -1,0 +1,366 @@
+"""Answering requests: one function per server method, run inline when it cannot block.
+
+Theory of operation: ``Dispatcher.dispatch`` returns either the result (the handler was synchronous and is
+done: list methods, sync tools without a context) or a coroutine the transport runs in a task of its own. The
+fast path therefore costs no task, no channel and no context object. Every result leaves through ``finish``,
+which adds what the modern wire requires (``resultType``, caching hints) so handlers never think about eras.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from mcp_trio.protocol.errors import InvalidParams, McpError, MethodNotFound, ResourceNotFound
+from mcp_trio.protocol.events import RequestReceived
+from mcp_trio.protocol.request_state import RequestStateSealer, request_binding
+from mcp_trio.protocol.session import ServerSession
+from mcp_trio.protocol.types import (
+    METHODS,
+    CallToolParams,
+    CallToolResult,
+    CompleteResult,
+    Completion,
+    DiscoverResult,
+    EmptyResult,
+    InputRequiredResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    PromptReference,
+    ResourceTemplateReference,
+    Result,
+    TextContent,
+)
+from mcp_trio.server.context import Context, InputRequired, Peer
+from mcp_trio.server.listen import listen
+from mcp_trio.server.prompts import to_prompt_result
+from mcp_trio.server.resources import to_read_result
+from mcp_trio.server.tools import ToolDefinition, ToolError
+
+if TYPE_CHECKING:
+    from mcp_trio.server.server import Server
+
+__all__ = ["Dispatcher"]
+
+logger: Final = logging.getLogger("mcp_trio.server")
+Handler = Callable[[ServerSession, Peer, RequestReceived], Any]
+
+
+class _SealedInputs(msgspec.Struct, gc=False):
+    answers: dict[str, msgspec.Raw]
+    state: str | None = None
+
+
+_sealed_encoder: Final = msgspec.json.Encoder()
+_sealed_decoder: Final = msgspec.json.Decoder(_SealedInputs)
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode("ascii")
+
+
+def _decode_cursor(cursor: Any) -> int:
+    if cursor is UNSET or cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+        if text[:1] == "o" and text[1:].isdigit():
+            return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeError, AttributeError):
+        pass
+    raise InvalidParams(f"invalid cursor {cursor!r}")
+
+
+class Dispatcher:
+    """Routes ``RequestReceived`` events of one server to their handlers."""
+
+    def __init__(self, server: Server, sealer: RequestStateSealer, clock: Callable[[], float] = time.time) -> None:
+        self._server = server
+        self._sealer = sealer
+        self._clock = clock  # wall clock: sealed state must verify in any worker process
+        self._table: dict[str, Handler] = {
+            "tools/list": self._list_tools,
+            "tools/call": self._call_tool,
+            "resources/list": self._list_resources,
+            "resources/templates/list": self._list_templates,
+            "resources/read": self._read_resource,
+            "resources/subscribe": self._subscribe,
+            "resources/unsubscribe": self._unsubscribe,
+            "prompts/list": self._list_prompts,
+            "prompts/get": self._get_prompt,
+            "completion/complete": self._complete,
+            "server/discover": self._discover,
+            "subscriptions/listen": functools.partial(listen, server),
+        }
+
+    def register(self, method: str, handler: Handler) -> None:
+        """Serve ``method`` with ``handler`` (extensions such as listen streams and tasks plug in here)."""
+        self._table[method] = handler
+
+    def dispatch(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        """The result, or a coroutine producing it. Raises ``McpError`` for protocol errors."""
+        handler = self._table.get(event.method)
+        if handler is None:
+            raise MethodNotFound(f"method not found: {event.method}")
+        return handler(session, peer, event)
+
+    def finish(self, event: RequestReceived, result: Any) -> Any:
+        """Add what the modern wire requires to a complete result."""
+        if event.era == "modern" and isinstance(result, Result):
+            if result.result_type is UNSET:
+                result.result_type = "complete"
+            if METHODS[event.method].cacheable and result.result_type == "complete":
+                config = self._server.config
+                if getattr(result, "ttl_ms", None) is UNSET:
+                    result.ttl_ms = config.cache_ttl_ms  # type: ignore[attr-defined]
+                if getattr(result, "cache_scope", None) is UNSET:
+                    result.cache_scope = config.cache_scope  # type: ignore[attr-defined]
+        return result
+
+    # ------------------------------------------------------------------ pagination and listing
+
+    def _page(self, items: list[Any], event: RequestReceived) -> tuple[list[Any], str | UnsetType]:
+        offset = _decode_cursor(event.params.cursor)
+        if offset > len(items):
+            raise InvalidParams(f"invalid cursor {event.params.cursor!r}")
+        size = self._server.config.page_size
+        page = items[offset : offset + size]
+        more = offset + size < len(items)
+        return page, (_encode_cursor(offset + size) if more else UNSET)
+
+    def _list_tools(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        page, cursor = self._page([t.tool for t in self._server.tools.values()], event)
+        return self.finish(event, ListToolsResult(tools=page, next_cursor=cursor))
+
+    def _list_resources(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        page, cursor = self._page([r.resource for r in self._server.resources.values()], event)
+        return self.finish(event, ListResourcesResult(resources=page, next_cursor=cursor))
+
+    def _list_templates(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        page, cursor = self._page([t.template for t in self._server.templates], event)
+        return self.finish(event, ListResourceTemplatesResult(resource_templates=page, next_cursor=cursor))
+
+    def _list_prompts(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        page, cursor = self._page([p.prompt for p in self._server.prompts.values()], event)
+        return self.finish(event, ListPromptsResult(prompts=page, next_cursor=cursor))
+
+    def _discover(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        profile = self._server.profile
+        result = DiscoverResult(
+            supported_versions=list(profile.modern_versions),
+            capabilities=profile.capabilities,
+            instructions=profile.instructions if profile.instructions is not None else UNSET,
+            meta={"io.modelcontextprotocol/serverInfo": profile.server_info},
+        )
+        return self.finish(event, result)
+
+    # ------------------------------------------------------------------ MRTR plumbing
+
+    def _open_inputs(self, event: RequestReceived, name: str) -> tuple[dict[str, msgspec.Raw] | None, str | None]:
+        """Answers gathered so far (sealed state + this retry's ``inputResponses``) and the app state."""
+        params = event.params
+        if event.era != "modern":
+            return None, None
+        responses = params.input_responses
+        token = params.request_state
+        if token is UNSET and responses is UNSET:
+            return None, None
+        answers: dict[str, msgspec.Raw] = {}
+        state = None
+        if token is not UNSET:
+            payload = self._sealer.open(token, binding=request_binding(event.method, name), now=self._clock())
+            try:
+                sealed = _sealed_decoder.decode(payload)
+            except msgspec.DecodeError:
+                raise InvalidParams("invalid requestState") from None
+            answers.update(sealed.answers)
+            state = sealed.state
+        if responses is not UNSET:
+            answers.update(responses)
+        return answers, state
+
+    def _input_required(self, event: RequestReceived, name: str, need: InputRequired) -> InputRequiredResult:
+        payload = _sealed_encoder.encode(_SealedInputs(need.answers, need.state))
+        token = self._sealer.seal(payload, binding=request_binding(event.method, name), now=self._clock())
+        return InputRequiredResult(result_type="input_required", input_requests=need.requests, request_state=token)
+
+    # ------------------------------------------------------------------ tools
+
+    def _call_tool(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        params: CallToolParams = event.params
+        tool = self._server.tools.get(params.name)
+        if tool is None:
+            raise InvalidParams(f"unknown tool: {params.name}")
+        answers, state = self._open_inputs(event, tool.name)
+        try:
+            validated = tool.validate(params.arguments if params.arguments is not UNSET else None)
+        except msgspec.ValidationError as exc:
+            return self.finish(event, _tool_error(f"invalid arguments for tool {tool.name}: {exc}"))
+        if tool.is_async or tool.context_parameter is not None:
+            return self._call_tool_async(session, peer, event, tool, validated, answers, state)
+        try:
+            value = tool.fn(**tool.call_args(validated, None))
+        except (McpError, InputRequired):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
+            return self.finish(event, _tool_exception(tool, exc))
+        return self.finish(event, tool.shape(value))
+
+    async def _call_tool_async(
+        self,
+        session: ServerSession,
+        peer: Peer,
+        event: RequestReceived,
+        tool: ToolDefinition,
+        validated: msgspec.Struct,
+        answers: dict[str, msgspec.Raw] | None,
+        state: str | None,
+    ) -> Any:
+        context = Context(session, peer, event, answers, state) if tool.context_parameter is not None else None
+        try:
+            value = tool.fn(**tool.call_args(validated, context))
+            if tool.is_async:
+                value = await value
+        except InputRequired as need:
+            return self._input_required(event, tool.name, need)
+        except McpError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
+            return self.finish(event, _tool_exception(tool, exc))
+        return self.finish(event, tool.shape(value))
+
+    # ------------------------------------------------------------------ resources
+
+    def _read_resource(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        uri: str = event.params.uri
+        server = self._server
+        definition = server.resources.get(uri)
+        if definition is not None:
+            args: dict[str, Any] = {}
+            read, is_async, ctx_param, mime = (
+                definition.read,
+                definition.is_async,
+                definition.context_parameter,
+                definition.resource.mime_type,
+            )
+        else:
+            for template in server.templates:
+                matched = template.match(uri)
+                if matched is not None:
+                    args = {name: getattr(matched, name) for name in template.arguments.names}
+                    read, is_async, ctx_param = template.read, template.is_async, template.context_parameter
+                    mime = template.template.mime_type
+                    break
+            else:
+                if event.era == "modern":
+                    raise InvalidParams(f"resource not found: {uri}", {"uri": uri})
+                raise ResourceNotFound(f"resource not found: {uri}", {"uri": uri})
+        mime_type = None if mime is UNSET else mime
+        if not is_async and ctx_param is None:
+            return self.finish(event, to_read_result(uri, mime_type, read(**args)))
+        return self._read_async(session, peer, event, read, args, ctx_param, is_async, uri, mime_type)
+
+    async def _read_async(
+        self,
+        session: ServerSession,
+        peer: Peer,
+        event: RequestReceived,
+        read: Callable[..., Any],
+        args: dict[str, Any],
+        ctx_param: str | None,
+        is_async: bool,
+        uri: str,
+        mime_type: str | None,
+    ) -> Any:
+        answers, state = self._open_inputs(event, uri)
+        if ctx_param is not None:
+            args[ctx_param] = Context(session, peer, event, answers, state)
+        try:
+            value = read(**args)
+            if is_async:
+                value = await value
+        except InputRequired as need:
+            return self._input_required(event, uri, need)
+        return self.finish(event, to_read_result(uri, mime_type, value))
+
+    def _subscribe(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        self._server.subscribe_session(peer, event.params.uri)
+        return EmptyResult()
+
+    def _unsubscribe(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        self._server.unsubscribe_session(peer, event.params.uri)
+        return EmptyResult()
+
+    # ------------------------------------------------------------------ prompts and completion
+
+    def _get_prompt(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        name: str = event.params.name
+        prompt = self._server.prompts.get(name)
+        if prompt is None:
+            raise InvalidParams(f"unknown prompt: {name}")
+        arguments = event.params.arguments
+        validated = prompt.validate(arguments if arguments is not UNSET else None)
+        kwargs = {arg: getattr(validated, arg) for arg in prompt.arguments.names}
+        if not prompt.is_async and prompt.context_parameter is None:
+            return self.finish(event, to_prompt_result(prompt.render(**kwargs), prompt.prompt.description))
+        return self._get_prompt_async(session, peer, event, prompt, kwargs)
+
+    async def _get_prompt_async(
+        self, session: ServerSession, peer: Peer, event: RequestReceived, prompt: Any, kwargs: dict[str, Any]
+    ) -> Any:
+        name = prompt.prompt.name
+        answers, state = self._open_inputs(event, name)
+        if prompt.context_parameter is not None:
+            kwargs[prompt.context_parameter] = Context(session, peer, event, answers, state)
+        try:
+            value = prompt.render(**kwargs)
+            if prompt.is_async:
+                value = await value
+        except InputRequired as need:
+            return self._input_required(event, name, need)
+        return self.finish(event, to_prompt_result(value, prompt.prompt.description))
+
+    def _complete(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
+        params = event.params
+        ref = params.ref
+        if isinstance(ref, PromptReference):
+            key = ("ref/prompt", ref.name)
+            if ref.name not in self._server.prompts:
+                raise InvalidParams(f"unknown prompt: {ref.name}")
+        else:
+            assert isinstance(ref, ResourceTemplateReference)
+            key = ("ref/resource", ref.uri)
+        complete = self._server.completions.get((*key, params.argument.name))
+        if complete is None:
+            return self.finish(event, CompleteResult(completion=Completion(values=[])))
+        context: dict[str, str] = {}
+        if params.context is not UNSET and params.context.arguments is not UNSET:
+            context = params.context.arguments
+        value = complete(params.argument.value, context)
+        if isinstance(value, Completion):
+            completion = value
+        else:
+            values = list(value)
+            completion = Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+        return self.finish(event, CompleteResult(completion=completion))
+
+
+def _tool_error(message: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(text=message)], is_error=True)
+
+
+def _tool_exception(tool: ToolDefinition, exc: Exception) -> CallToolResult:
+    if isinstance(exc, ToolError):
+        return _tool_error(str(exc))
+    logger.exception("tool %s raised", tool.name)
+    return _tool_error(f"tool {tool.name} failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,138 @@
+"""Server-initiated notifications: list changes and resource updates, fanned out without blocking the sender.
+
+Theory of operation: a change is *posted*, never awaited. Each subscriber (a legacy connection, or a modern
+``subscriptions/listen`` stream) has a small map of pending notifications keyed by what they say
+(``tools`` changed, resource ``uri`` updated), so a burst of changes coalesces into one notification per key and
+a slow subscriber costs bounded memory, never an unbounded queue. The subscriber's own task delivers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+import trio
+
+from mcp_trio.protocol.types import SubscriptionFilter
+
+__all__ = ["Subscriber", "NotificationHub", "TOOLS", "PROMPTS", "RESOURCES"]
+
+TOOLS: Final = "notifications/tools/list_changed"
+PROMPTS: Final = "notifications/prompts/list_changed"
+RESOURCES: Final = "notifications/resources/list_changed"
+UPDATED: Final = "notifications/resources/updated"
+
+
+class Subscriber:
+    """One destination for server notifications, with coalescing pending state and a wake-up.
+
+    Args:
+        wanted: the list-changed notification methods it wants.
+        uris: resource URIs whose updates it wants.
+        wake: called (synchronously) when something new is pending, for subscribers that flush by themselves.
+    """
+
+    __slots__ = ("_event", "closed", "pending", "uris", "wake", "wanted")
+
+    def __init__(
+        self, wanted: frozenset[str], uris: set[str] | None = None, wake: Callable[[], None] | None = None
+    ) -> None:
+        self.wanted = wanted
+        self.uris = uris
+        self.wake = wake
+        self.pending: dict[str, str | None] = {}  # key -> uri (for updates) or None
+        self._event: trio.Event | None = None
+        self.closed = False
+
+    def post(self, method: str, uri: str | None = None) -> None:
+        key = method if uri is None else f"{method}\0{uri}"
+        if key in self.pending:
+            return
+        self.pending[key] = uri
+        if self._event is not None:
+            self._event.set()
+        if self.wake is not None:
+            self.wake()
+
+    def take(self) -> list[tuple[str, str | None]]:
+        """Everything pending, oldest first, as (method, uri)."""
+        items = [(key.partition("\0")[0], uri) for key, uri in self.pending.items()]
+        self.pending.clear()
+        return items
+
+    def close(self) -> None:
+        """The server is ending its streams: wake the waiter for good."""
+        self.closed = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        """Wait until something is pending or the subscriber is closed."""
+        while not self.pending and not self.closed:
+            self._event = trio.Event()
+            await self._event.wait()
+        self._event = None
+
+
+class NotificationHub:
+    """Who wants which server notifications; ``post_*`` never blocks."""
+
+    __slots__ = ("_by_uri", "_subscribers")
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscriber] = set()
+        self._by_uri: dict[str, set[Subscriber]] = {}
+
+    def add(self, subscriber: Subscriber) -> None:
+        self._subscribers.add(subscriber)
+        for uri in subscriber.uris or ():
+            self._by_uri.setdefault(uri, set()).add(subscriber)
+
+    def remove(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+        for uri in tuple(subscriber.uris or ()):
+            self.unsubscribe(subscriber, uri)
+
+    def subscribe(self, subscriber: Subscriber, uri: str) -> None:
+        if subscriber.uris is None:
+            subscriber.uris = set()
+        subscriber.uris.add(uri)
+        self._by_uri.setdefault(uri, set()).add(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber, uri: str) -> None:
+        if subscriber.uris is not None:
+            subscriber.uris.discard(uri)
+        holders = self._by_uri.get(uri)
+        if holders is not None:
+            holders.discard(subscriber)
+            if not holders:
+                del self._by_uri[uri]
+
+    def post_list_changed(self, method: str) -> None:
+        for subscriber in tuple(self._subscribers):
+            if method in subscriber.wanted:
+                subscriber.post(method)
+
+    def post_resource_updated(self, uri: str) -> None:
+        for subscriber in tuple(self._by_uri.get(uri, ())):
+            subscriber.post(UPDATED, uri)
+
+    def close(self) -> None:
+        """End every long-lived stream (graceful shutdown): each subscriber's waiter wakes and finishes."""
+        for subscriber in tuple(self._subscribers):
+            subscriber.close()
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+
+def wanted_from_filter(notifications: SubscriptionFilter) -> frozenset[str]:
+    """The list-changed methods a modern ``subscriptions/listen`` filter asks for."""
+    wanted = set()
+    if notifications.tools_list_changed is True:
+        wanted.add(TOOLS)
+    if notifications.prompts_list_changed is True:
+        wanted.add(PROMPTS)
+    if notifications.resources_list_changed is True:
+        wanted.add(RESOURCES)
+    return frozenset(wanted)

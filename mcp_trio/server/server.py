@@ -1,0 +1,362 @@
+"""``Server``: the registration API users write against, and the entry points that serve it.
+
+``add_tool(fn)`` (and ``add_resource``, ``add_resource_template``, ``add_prompt``, ``add_completion``) is the
+API; ``@server.tool()`` and friends are sugar that register and return ``fn`` unchanged, so decorated functions
+stay plain, testable functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import trio
+from msgspec import UNSET
+
+from mcp_trio.protocol.profile import ServerProfile
+from mcp_trio.protocol.request_state import RequestStateSealer
+from mcp_trio.protocol.types import (
+    Icon,
+    Implementation,
+    ListChangedCapability,
+    ResourcesCapability,
+    ServerCapabilities,
+    ToolAnnotations,
+)
+from mcp_trio.server.config import ServerConfig
+from mcp_trio.server.context import Context
+from mcp_trio.server.dispatch import Dispatcher
+from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, NotificationHub, Subscriber
+from mcp_trio.server.prompts import PromptDefinition, define_prompt
+from mcp_trio.server.resources import ResourceDefinition, TemplateDefinition, define_resource, define_template
+from mcp_trio.server.tools import ToolDefinition, define_tool
+
+__all__ = ["Server"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Completer = Callable[[str, dict[str, str]], Any]
+
+
+class Server:
+    """An MCP server: what it offers, and how to serve it over any transport.
+
+    Args:
+        name: ``serverInfo.name``.
+        version: ``serverInfo.version``.
+        instructions: usage hints for the client's model.
+        title, description, website_url, icons: the rest of ``serverInfo``.
+        config: limits and defaults (``ServerConfig``).
+        request_state_key: HMAC key for sealed MRTR state (random per process if omitted; give one key to all
+            worker processes so any of them can verify a retry).
+        logging: declare the ``logging`` capability (handlers log through ``Context.log``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: str = "0.0.0",
+        *,
+        instructions: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        website_url: str | None = None,
+        icons: list[Icon] | None = None,
+        config: ServerConfig | None = None,
+        request_state_key: bytes | None = None,
+        logging: bool = True,
+    ) -> None:
+        self.info = Implementation(
+            name=name,
+            version=version,
+            title=title if title is not None else UNSET,
+            description=description if description is not None else UNSET,
+            website_url=website_url if website_url is not None else UNSET,
+            icons=icons if icons is not None else UNSET,
+        )
+        self.instructions = instructions
+        self.config = config if config is not None else ServerConfig()
+        self.logging = logging
+        self.tools: dict[str, ToolDefinition] = {}
+        self.resources: dict[str, ResourceDefinition] = {}
+        self.templates: list[TemplateDefinition] = []
+        self.prompts: dict[str, PromptDefinition] = {}
+        self.completions: dict[tuple[str, str, str], Completer] = {}
+        self.hub = NotificationHub()
+        self.dispatcher = Dispatcher(self, RequestStateSealer(request_state_key, ttl=self.config.request_state_ttl))
+        self._profile: ServerProfile | None = None
+
+    # ------------------------------------------------------------------ profile
+
+    @property
+    def capabilities(self) -> ServerCapabilities:
+        return self.profile.capabilities
+
+    @property
+    def profile(self) -> ServerProfile:
+        """Identity and capabilities shared by every session (rebuilt when the offer changes shape)."""
+        if self._profile is None:
+            self._profile = ServerProfile(
+                server_info=self.info, capabilities=self._build_capabilities(), instructions=self.instructions
+            )
+        return self._profile
+
+    def _build_capabilities(self) -> ServerCapabilities:
+        listed = ListChangedCapability(list_changed=True)
+        has_resources = bool(self.resources or self.templates)
+        return ServerCapabilities(
+            tools=listed if self.tools else UNSET,
+            prompts=listed if self.prompts else UNSET,
+            resources=ResourcesCapability(subscribe=True, list_changed=True) if has_resources else UNSET,
+            completions={} if (self.prompts or self.templates) else UNSET,
+            logging={} if self.logging else UNSET,
+        )
+
+    def _changed(self, method: str, had_any: bool, has_any: bool) -> None:
+        if had_any != has_any:
+            self._profile = None
+        self.hub.post_list_changed(method)
+
+    # ------------------------------------------------------------------ tools
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        structured_output: bool | None = None,
+        input_schema: dict[str, Any] | None = None,
+        output_schema: dict[str, Any] | None = None,
+        task_support: Literal["forbidden", "optional", "required"] | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> ToolDefinition:
+        """Register ``fn`` as a tool; its signature is the input schema and its docstring the description.
+
+        Args:
+            fn: sync or async function; a parameter annotated ``Context`` receives the request context.
+            name: defaults to ``fn.__name__``.
+            structured_output: force (True) or suppress (False) ``outputSchema``/``structuredContent``;
+                by default they follow the return annotation.
+            input_schema, output_schema: publish these schemas instead of the derived ones (arguments are
+                still validated against the signature).
+
+        Raises:
+            LocalProtocolError: a bad name, a duplicate, or a signature that cannot be described.
+        """
+        from mcp_trio.protocol.errors import LocalProtocolError
+
+        definition = define_tool(
+            fn,
+            context_type=Context,
+            name=name,
+            title=title,
+            description=description,
+            annotations=annotations,
+            structured_output=structured_output,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            task_support=task_support,
+            icons=icons,
+            meta=meta,
+        )
+        if definition.name in self.tools:
+            raise LocalProtocolError(f"tool {definition.name!r} is already registered")
+        had = bool(self.tools)
+        self.tools[definition.name] = definition
+        self._changed(TOOLS, had, True)
+        return definition
+
+    def remove_tool(self, name: str) -> None:
+        """Unregister a tool; connected clients are told the list changed."""
+        del self.tools[name]
+        self._changed(TOOLS, True, bool(self.tools))
+
+    def tool(self, **options: Any) -> Callable[[F], F]:
+        """Decorator form of ``add_tool``; returns the function unchanged."""
+
+        def register(fn: F) -> F:
+            self.add_tool(fn, **options)
+            return fn
+
+        return register
+
+    # ------------------------------------------------------------------ resources
+
+    def add_resource(
+        self,
+        read: Callable[..., Any],
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        size: int | None = None,
+        icons: list[Icon] | None = None,
+    ) -> ResourceDefinition:
+        """Register a resource at a fixed ``uri``; ``read()`` returns str, bytes or contents."""
+        definition = define_resource(
+            read,
+            uri,
+            context_type=Context,
+            name=name,
+            title=title,
+            description=description,
+            mime_type=mime_type,
+            size=size,
+            icons=icons,
+        )
+        had = bool(self.resources or self.templates)
+        self.resources[uri] = definition
+        self._changed(RESOURCES, had, True)
+        return definition
+
+    def resource(self, uri: str, **options: Any) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.add_resource(fn, uri, **options)
+            return fn
+
+        return register
+
+    def add_resource_template(
+        self,
+        read: Callable[..., Any],
+        uri_template: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        icons: list[Icon] | None = None,
+    ) -> TemplateDefinition:
+        """Register a ``{var}`` URI template; ``read(**vars)`` resolves a matching URI."""
+        definition = define_template(
+            read,
+            uri_template,
+            context_type=Context,
+            name=name,
+            title=title,
+            description=description,
+            mime_type=mime_type,
+            icons=icons,
+        )
+        had = bool(self.resources or self.templates)
+        self.templates.append(definition)
+        self._changed(RESOURCES, had, True)
+        return definition
+
+    def resource_template(self, uri_template: str, **options: Any) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.add_resource_template(fn, uri_template, **options)
+            return fn
+
+        return register
+
+    def notify_resource_updated(self, uri: str) -> None:
+        """Tell subscribers of ``uri`` it changed (legacy ``resources/subscribe`` and modern listen streams)."""
+        self.hub.post_resource_updated(uri)
+
+    def subscribe_session(self, peer: Any, uri: str) -> None:
+        subscriber = getattr(peer, "subscriber", None)
+        if isinstance(subscriber, Subscriber):
+            self.hub.subscribe(subscriber, uri)
+
+    def unsubscribe_session(self, peer: Any, uri: str) -> None:
+        subscriber = getattr(peer, "subscriber", None)
+        if isinstance(subscriber, Subscriber):
+            self.hub.unsubscribe(subscriber, uri)
+
+    # ------------------------------------------------------------------ prompts and completions
+
+    def add_prompt(
+        self,
+        render: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        argument_descriptions: dict[str, str] | None = None,
+        icons: list[Icon] | None = None,
+    ) -> PromptDefinition:
+        """Register a prompt; its string parameters are the prompt's arguments."""
+        definition = define_prompt(
+            render,
+            context_type=Context,
+            name=name,
+            title=title,
+            description=description,
+            argument_descriptions=argument_descriptions,
+            icons=icons,
+        )
+        had = bool(self.prompts)
+        self.prompts[definition.prompt.name] = definition
+        self._changed(PROMPTS, had, True)
+        return definition
+
+    def remove_prompt(self, name: str) -> None:
+        del self.prompts[name]
+        self._changed(PROMPTS, True, bool(self.prompts))
+
+    def prompt(self, **options: Any) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.add_prompt(fn, **options)
+            return fn
+
+        return register
+
+    def add_completion(
+        self,
+        complete: Completer,
+        *,
+        argument: str,
+        prompt: str | None = None,
+        resource_template: str | None = None,
+    ) -> None:
+        """Suggest values for one argument of a prompt or resource template.
+
+        ``complete(value, context_arguments)`` returns an iterable of strings (at most 100 are sent, with
+        ``total`` and ``hasMore``) or a ``Completion``.
+        """
+        if (prompt is None) == (resource_template is None):
+            raise ValueError("name exactly one of prompt= or resource_template=")
+        key = ("ref/prompt", prompt) if prompt is not None else ("ref/resource", resource_template)
+        self.completions[(key[0], str(key[1]), argument)] = complete
+        self._profile = None
+
+    def completion(self, *, argument: str, **ref: Any) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.add_completion(fn, argument=argument, **ref)
+            return fn
+
+        return register
+
+    # ------------------------------------------------------------------ serving
+
+    async def serve_stdio(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve one session on this process's stdin/stdout until EOF."""
+        from mcp_trio.transports.stdio import serve_stdio
+
+        await serve_stdio(self.connection_handler(), task_status=task_status)
+
+    async def serve_tcp(
+        self, host: str, port: int, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve newline-delimited JSON over TCP; ``nursery.start`` returns the bound (host, port)."""
+        from mcp_trio.transports.stream import serve_tcp
+
+        await serve_tcp(self.connection_handler(), host, port, task_status=task_status)
+
+    async def serve_unix(self, path: str, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve newline-delimited JSON on a Unix domain socket at ``path``."""
+        from mcp_trio.transports.stream import serve_unix
+
+        await serve_unix(self.connection_handler(), path, task_status=task_status)
+
+    def connection_handler(self) -> Any:
+        """The object stream transports drive: ``await handler(stream)`` per connection."""
+        from mcp_trio.server.connection import ConnectionHandler
+
+        return ConnectionHandler(self)

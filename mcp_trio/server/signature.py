@@ -1,0 +1,92 @@
+"""Turn a Python function's signature into an MCP argument struct and JSON Schema (2020-12).
+
+msgspec does both jobs: ``defstruct`` builds a struct whose fields are the function's parameters, so argument
+validation is one ``msgspec.convert`` (precise errors, no per-call reflection) and ``msgspec.json.schema``
+describes the same struct, so the published schema can never disagree with what is accepted.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+
+from mcp_trio.protocol.errors import LocalProtocolError
+
+__all__ = ["ArgumentModel", "inline_schema", "argument_model", "find_context_parameter"]
+
+JSON_SCHEMA_2020_12: Final = "https://json-schema.org/draft/2020-12/schema"
+
+
+class ArgumentModel(msgspec.Struct, frozen=True):
+    """The arguments a function takes: the struct to validate them and the schema to publish."""
+
+    struct: type[msgspec.Struct]
+    schema: dict[str, Any]
+    names: tuple[str, ...]
+
+
+def inline_schema(kind: Any) -> dict[str, Any]:
+    """The JSON Schema of ``kind`` with the top-level ``$ref`` resolved (MCP wants the object itself)."""
+    schema = msgspec.json.schema(kind)
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        defs = dict(schema.get("$defs", {}))
+        top = dict(defs.pop(ref.removeprefix("#/$defs/")))
+        top.pop("title", None)
+        if defs:
+            top["$defs"] = defs
+        return top
+    return schema
+
+
+def find_context_parameter(fn: Callable[..., Any], context_type: type) -> str | None:
+    """The name of the parameter annotated with ``context_type`` (the per-request context), if any."""
+    for name, hint in _hints(fn).items():
+        if hint is context_type:
+            return name
+    return None
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except (NameError, TypeError) as exc:
+        raise LocalProtocolError(f"cannot resolve the type hints of {fn!r}: {exc}") from exc
+
+
+def argument_model(fn: Callable[..., Any], name: str, skip: str | None = None) -> ArgumentModel:
+    """Build the argument struct and schema for ``fn``, leaving out the context parameter ``skip``.
+
+    Raises:
+        LocalProtocolError: a parameter has no type hint, or is ``*args``/``**kwargs``.
+    """
+    hints = _hints(fn)
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.name == skip:
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise LocalProtocolError(f"{name}: *args/**kwargs cannot be described as MCP arguments")
+        if param.name not in hints:
+            raise LocalProtocolError(f"{name}: parameter {param.name!r} needs a type hint")
+        hint = hints[param.name]
+        if param.default is param.empty:
+            fields.append((param.name, hint))
+        else:
+            fields.append((param.name, hint, param.default))
+    struct = msgspec.defstruct(f"{name}_arguments", fields, kw_only=True)
+    schema = inline_schema(struct)
+    schema.setdefault("properties", {})
+    return ArgumentModel(struct, schema, tuple(f[0] for f in fields))
+
+
+def return_hint(fn: Callable[..., Any]) -> Any:
+    """The function's return annotation (``inspect.Signature.empty`` when absent), unwrapping awaitables."""
+    hint = _hints(fn).get("return", inspect.Signature.empty)
+    if typing.get_origin(hint) in (typing.Awaitable, typing.Coroutine):
+        hint = typing.get_args(hint)[-1]
+    return hint

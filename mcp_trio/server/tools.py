@@ -1,0 +1,186 @@
+"""Tools: a function becomes an MCP tool with a validated argument struct, schemas and result shaping.
+
+What a tool returns becomes a ``CallToolResult``: a ``CallToolResult`` passes through; a content block or a list
+of them is the content; ``str`` is one text block; ``None`` is no content; anything else is serialised to JSON
+text. When the return annotation describes structured data (a struct, dataclass, TypedDict, mapping, or any
+other JSON type), the tool also publishes an ``outputSchema`` and returns ``structuredContent`` conforming to it
+(non-object values are wrapped as ``{"result": value}``, since an output schema must describe an object).
+
+Errors: arguments that do not validate and exceptions raised by the tool are *tool errors* (``isError: true``
+results the model can read, per SEP-1303); ``McpError`` raised by a tool is a protocol error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+import msgspec
+from msgspec import UNSET
+
+from mcp_trio.protocol.errors import LocalProtocolError
+from mcp_trio.protocol.types import (
+    AudioContent,
+    CallToolResult,
+    EmbeddedResource,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+    ToolExecution,
+)
+from mcp_trio.server.signature import ArgumentModel, argument_model, inline_schema, return_hint
+
+__all__ = ["ToolError", "ToolDefinition", "define_tool", "to_call_tool_result", "TOOL_NAME_PATTERN"]
+
+#: SEP-986 (2025-11-25): 1-128 characters of ``[A-Za-z0-9_.-]``.
+TOOL_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+_CONTENT_TYPES: Final = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
+_UNSTRUCTURED: Final = (str, type(None), CallToolResult, *_CONTENT_TYPES)
+_json_encoder: Final = msgspec.json.Encoder()
+
+
+class ToolError(Exception):
+    """Raise from a tool to return an ``isError`` result with this message (the model sees it)."""
+
+
+@attrs.define(slots=True, eq=False)
+class ToolDefinition:
+    """A registered tool: its wire description and how to call it."""
+
+    tool: Tool
+    fn: Callable[..., Any]
+    arguments: ArgumentModel
+    is_async: bool
+    context_parameter: str | None
+    wrap_structured: bool  # structured output is {"result": value}
+    structured: bool  # an outputSchema is published and structuredContent returned
+
+    @property
+    def name(self) -> str:
+        return self.tool.name
+
+    def validate(self, arguments: Mapping[str, Any] | None) -> msgspec.Struct:
+        """Convert raw arguments to the tool's argument struct (``msgspec.ValidationError`` if they do not fit)."""
+        return msgspec.convert(arguments if arguments is not None else {}, self.arguments.struct)
+
+    def call_args(self, validated: msgspec.Struct, context: Any) -> dict[str, Any]:
+        kwargs = {name: getattr(validated, name) for name in self.arguments.names}
+        if self.context_parameter is not None:
+            kwargs[self.context_parameter] = context
+        return kwargs
+
+    def shape(self, value: Any) -> CallToolResult:
+        """Turn the function's return value into the tool result."""
+        if not self.structured:
+            return to_call_tool_result(value)
+        if isinstance(value, CallToolResult):
+            return value
+        structured = msgspec.to_builtins(value)
+        if self.wrap_structured:
+            structured = {"result": structured}
+        text = _json_encoder.encode(structured).decode()
+        return CallToolResult(content=[TextContent(text=text)], structured_content=structured)
+
+
+def to_call_tool_result(value: Any) -> CallToolResult:
+    """The unstructured rules of the module docstring."""
+    if isinstance(value, CallToolResult):
+        return value
+    if isinstance(value, str):
+        return CallToolResult(content=[TextContent(text=value)])
+    if value is None:
+        return CallToolResult(content=[])
+    if isinstance(value, _CONTENT_TYPES):
+        return CallToolResult(content=[value])
+    if isinstance(value, list | tuple) and value and all(isinstance(v, _CONTENT_TYPES) for v in value):
+        return CallToolResult(content=list(value))
+    return CallToolResult(content=[TextContent(text=_json_encoder.encode(value).decode())])
+
+
+def _output_schema(hint: Any) -> tuple[dict[str, Any] | None, bool]:
+    """(outputSchema, wrapped) for a return annotation, or (None, False) when the output is unstructured."""
+    if hint is inspect.Signature.empty or hint in _UNSTRUCTURED:
+        return None, False
+    origin = typing.get_origin(hint)
+    if origin in (list, tuple) and any(a in _CONTENT_TYPES for a in typing.get_args(hint)):
+        return None, False
+    if typing.get_origin(hint) is typing.Union and all(a in _UNSTRUCTURED for a in typing.get_args(hint)):
+        return None, False
+    try:
+        schema = inline_schema(hint)
+    except TypeError:
+        return None, False
+    is_object = (
+        (isinstance(hint, type) and issubclass(hint, msgspec.Struct))
+        or dataclasses.is_dataclass(hint)
+        or attrs.has(hint)
+        or typing.is_typeddict(hint)
+        or origin in (dict, Mapping)
+    )
+    if is_object:
+        return schema, False
+    return {"type": "object", "properties": {"result": schema}, "required": ["result"]}, True
+
+
+def define_tool(
+    fn: Callable[..., Any],
+    *,
+    context_type: type,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    annotations: ToolAnnotations | None = None,
+    structured_output: bool | None = None,
+    input_schema: dict[str, Any] | None = None,
+    output_schema: dict[str, Any] | None = None,
+    task_support: typing.Literal["forbidden", "optional", "required"] | None = None,
+    icons: list[Any] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> ToolDefinition:
+    """Describe ``fn`` as a tool (see ``Server.add_tool`` for the arguments).
+
+    Raises:
+        LocalProtocolError: the name breaks the naming rule, or the signature cannot be described.
+    """
+    from mcp_trio.server.signature import find_context_parameter
+
+    tool_name = name or fn.__name__
+    if not TOOL_NAME_PATTERN.fullmatch(tool_name):
+        raise LocalProtocolError(f"tool name {tool_name!r} must be 1-128 characters of [A-Za-z0-9_.-]")
+    context_parameter = find_context_parameter(fn, context_type)
+    arguments = argument_model(fn, tool_name, skip=context_parameter)
+    schema, wrapped = _output_schema(return_hint(fn))
+    if structured_output is False:
+        schema, wrapped = None, False
+    elif structured_output is True and schema is None:
+        raise LocalProtocolError(f"{tool_name}: structured_output needs a JSON-describable return annotation")
+    if output_schema is not None:
+        schema, wrapped = output_schema, False
+    doc = description if description is not None else inspect.getdoc(fn)
+    tool = Tool(
+        name=tool_name,
+        input_schema=input_schema if input_schema is not None else arguments.schema,
+        title=title if title is not None else UNSET,
+        description=doc if doc else UNSET,
+        output_schema=schema if schema is not None else UNSET,
+        annotations=annotations if annotations is not None else UNSET,
+        execution=ToolExecution(task_support=task_support) if task_support is not None else UNSET,
+        icons=icons if icons is not None else UNSET,
+        meta=meta if meta is not None else UNSET,
+    )
+    return ToolDefinition(
+        tool=tool,
+        fn=fn,
+        arguments=arguments,
+        is_async=inspect.iscoroutinefunction(fn),
+        context_parameter=context_parameter,
+        wrap_structured=wrapped,
+        structured=schema is not None,
+    )
