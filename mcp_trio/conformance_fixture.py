@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import msgspec
 import trio
 
-from mcp_trio.protocol.errors import MissingClientCapability
+from mcp_trio.protocol.errors import McpError, MissingClientCapability
 from mcp_trio.protocol.types import (
     AudioContent,
     CreateMessageParams,
@@ -369,6 +369,60 @@ def _add_input_required_tools(server: Server) -> None:
         return [PromptMessage(role="user", content=TextContent(text=text))]
 
 
+def _add_task_tools(server: Server) -> None:
+    """The tasks extension's fixtures (io.modelcontextprotocol/tasks)."""
+    confirm_schema = _object({"confirm": {"type": "boolean"}}, ["confirm"])
+
+    @server.tool()
+    def greet(name: str) -> str:
+        """Greets synchronously; never a task."""
+        return f"Hello, {name}!"
+
+    @server.tool(task_support="optional")
+    async def slow_compute(seconds: float, label: str = "") -> str:
+        """Sleeps for ``seconds``, as a task when the client accepts tasks."""
+        await trio.sleep(max(0.0, seconds))
+        return f"{label or 'compute'} finished after {seconds}s"
+
+    @server.tool(task_support="required")
+    async def failing_job() -> str:
+        """A task whose tool fails (a completed task with an isError result)."""
+        await trio.sleep(0.5)
+        raise ToolError("the job failed, as designed")
+
+    @server.tool(task_support="optional")
+    async def protocol_error_job() -> str:
+        """A task that fails with a JSON-RPC error (a failed task)."""
+        await trio.sleep(0.1)
+        raise McpError("the job hit a protocol error, as designed", code=-32603)
+
+    @server.tool(task_support="optional")
+    async def confirm_delete(filename: str, ctx: Context) -> str:
+        """Asks for confirmation (input_required), then finishes."""
+        answer = await ctx.elicit(f"Delete {filename}?", confirm_schema, key="confirm")
+        confirmed = _content(answer).get("confirm") is True
+        return f"{filename} {'deleted' if confirmed else 'kept'}"
+
+    @server.tool(task_support="optional")
+    async def multi_input(ctx: Context) -> str:
+        """Asks two questions at once; they may be answered one at a time."""
+        schema = _object({"name": {"type": "string"}, "confirm": {"type": "boolean"}})
+        answers = await ctx.request_inputs(
+            {"first": _elicit("First question", schema), "second": _elicit("Second question", schema)}
+        )
+        return f"answers: {sorted(answers)}"
+
+    @server.tool(task_support="required", task_start="on_detach")
+    async def test_tool_with_task(ctx: Context) -> str:
+        """Asks for a name by MRTR, then continues as a task."""
+        answer = await ctx.elicit(
+            "What is your name?", _object({"name": {"type": "string"}}, ["name"]), key="user_name"
+        )
+        await ctx.detach()
+        await trio.sleep(0.1)
+        return f"Hello, {_content(answer).get('name', 'stranger')}, from a task!"
+
+
 def _add_resources_and_prompts(server: Server) -> None:
     server.add_resource(
         lambda: "This is the content of the static text resource.",
@@ -443,6 +497,7 @@ def build_fixture_server() -> Server:
     _add_context_tools(server)
     _add_input_required_tools(server)
     _add_resources_and_prompts(server)
+    _add_task_tools(server)
     return server
 
 

@@ -26,6 +26,9 @@ class ServerConfig:
         cache_ttl_ms: ``ttlMs`` on cacheable modern results (list methods, ``resources/read``, discovery).
         cache_scope: ``cacheScope`` on the same results.
         request_state_ttl: seconds a sealed ``requestState`` stays valid (MRTR).
+        max_tasks: tasks (tasks extension) the server holds at once; past it ``tools/call`` is refused at once.
+        task_ttl_ms: how long a finished task stays queryable, in milliseconds (``ttlMs``).
+        task_poll_interval_ms: the polling interval suggested to clients (``pollIntervalMs``).
     """
 
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -37,8 +40,20 @@ class ServerConfig:
     cache_ttl_ms: int = 60_000
     cache_scope: Literal["public", "private"] = "public"
     request_state_ttl: float = 600.0
+    max_tasks: int = 10_000
+    task_ttl_ms: int = 300_000
+    task_poll_interval_ms: int = 100
 
     def __attrs_post_init__(self) -> None:
-        for name in ("max_message_size", "max_in_flight", "max_outbox_bytes", "receive_size", "page_size"):
+        for name in (
+            "max_message_size",
+            "max_in_flight",
+            "max_outbox_bytes",
+            "receive_size",
+            "page_size",
+            "max_tasks",
+            "task_ttl_ms",
+            "task_poll_interval_ms",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")

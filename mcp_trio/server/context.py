@@ -39,6 +39,7 @@ from mcp_trio.protocol.types import (
 
 if TYPE_CHECKING:
     from mcp_trio.protocol.session import ServerSession
+    from mcp_trio.server.tasks import TaskRecord
 
 __all__ = ["Peer", "Context", "InputRequired"]
 
@@ -68,6 +69,9 @@ class Peer(Protocol):
         Returns False where the transport has no such stream (stdio, sockets, JSON responses).
         """
 
+    # A transport that can run work past the end of a request (tasks) also offers
+    # ``nursery: trio.Nursery``, a nursery that outlives the request.
+
 
 class InputRequired(Exception):
     """Control flow of the modern wire: the handler needs client input it does not have yet."""
@@ -82,7 +86,7 @@ class InputRequired(Exception):
 class Context:
     """What a handler can do besides returning its result. Created only for handlers that ask for it."""
 
-    __slots__ = ("_answers", "_peer", "_session", "event", "request_state")
+    __slots__ = ("_answers", "_can_detach", "_peer", "_session", "_task", "event", "request_state")
 
     def __init__(
         self,
@@ -91,13 +95,35 @@ class Context:
         event: RequestReceived,
         answers: dict[str, msgspec.Raw] | None = None,
         request_state: str | None = None,
+        *,
+        task: TaskRecord | None = None,
+        can_detach: bool = False,
     ) -> None:
         self._session = session
         self._peer = peer
         self.event = event
         self._answers = answers
+        self._task = task
+        self._can_detach = can_detach
         #: Application state a previous round stored with ``request_inputs(..., state=...)`` (modern wire).
         self.request_state = request_state
+
+    @property
+    def task_id(self) -> str | None:
+        """The task this call runs as (tasks extension), or ``None`` for an ordinary request."""
+        return self._task.task_id if self._task is not None else None
+
+    async def detach(self) -> None:
+        """Become a task here (tools registered with ``task_start="on_detach"``).
+
+        While the call is an ordinary request whose client accepts tasks, this ends the request's run: the
+        client gets a ``CreateTaskResult`` and the tool is re-run from the top as a task, with every input
+        gathered so far. Where the call already is a task, or cannot become one, it returns at once.
+        """
+        if self._task is None and self._can_detach:
+            from mcp_trio.server.tasks import Detach
+
+            raise Detach
 
     @property
     def request_id(self) -> int | str:
@@ -186,6 +212,8 @@ class Context:
         """
         for request in requests.values():
             self._require(request)
+        if self._task is not None:
+            return await self._task_inputs(requests)
         if self.event.era == "legacy":
             answers: dict[str, InputResponse] = {}
             for key, request in requests.items():
@@ -205,6 +233,27 @@ class Context:
         if missing:
             raise InputRequired(missing, {k: v for k, v in known.items() if k not in missing}, state)
         return decoded
+
+    async def _task_inputs(self, requests: Mapping[str, InputRequest]) -> dict[str, InputResponse]:
+        """Inputs of a task: ask through ``input_required`` status and wait for ``tasks/update``."""
+        task = self._task
+        assert task is not None
+        while True:
+            decoded: dict[str, InputResponse] = {}
+            missing: dict[str, InputRequest] = {}
+            for key, request in requests.items():
+                raw = task.answers.get(key)
+                if raw is None:
+                    missing[key] = request
+                    continue
+                try:
+                    decoded[key] = decode_input_response(request, raw)
+                except msgspec.DecodeError:
+                    del task.answers[key]
+                    missing[key] = request
+            if not missing:
+                return decoded
+            await task.wait_for_input(missing)
 
     async def elicit(self, message: str, requested_schema: dict[str, Any], *, key: str = "elicitation") -> ElicitResult:
         """Ask the user for structured input (form mode)."""

@@ -19,14 +19,20 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from mcp_trio.protocol.errors import InvalidParams, McpError, MethodNotFound, ResourceNotFound
+from mcp_trio.protocol.errors import (
+    InvalidParams,
+    McpError,
+    MethodNotFound,
+    MissingClientCapability,
+    ResourceNotFound,
+)
 from mcp_trio.protocol.events import RequestReceived
 from mcp_trio.protocol.request_state import RequestStateSealer, request_binding
-from mcp_trio.protocol.session import ServerSession
+from mcp_trio.protocol.session import ServerSession, nested_capability
 from mcp_trio.protocol.types import (
     METHODS,
+    TASKS_EXTENSION,
     CallToolParams,
-    CallToolResult,
     CompleteResult,
     Completion,
     DiscoverResult,
@@ -39,13 +45,14 @@ from mcp_trio.protocol.types import (
     PromptReference,
     ResourceTemplateReference,
     Result,
-    TextContent,
+    capability_enabled,
 )
 from mcp_trio.server.context import Context, InputRequired, Peer
 from mcp_trio.server.listen import listen
 from mcp_trio.server.prompts import to_prompt_result
 from mcp_trio.server.resources import to_read_result
-from mcp_trio.server.tools import ToolDefinition, ToolError
+from mcp_trio.server.tasks import Detach
+from mcp_trio.server.tools import ToolDefinition, tool_error_result, tool_exception_result
 
 if TYPE_CHECKING:
     from mcp_trio.server.server import Server
@@ -101,6 +108,9 @@ class Dispatcher:
             "completion/complete": self._complete,
             "server/discover": self._discover,
             "subscriptions/listen": functools.partial(listen, server),
+            "tasks/get": server.tasks.get,
+            "tasks/update": server.tasks.update,
+            "tasks/cancel": server.tasks.cancel,
         }
 
     def register(self, method: str, handler: Handler) -> None:
@@ -205,15 +215,28 @@ class Dispatcher:
         try:
             validated = tool.validate(params.arguments if params.arguments is not UNSET else None)
         except msgspec.ValidationError as exc:
-            return self.finish(event, _tool_error(f"invalid arguments for tool {tool.name}: {exc}"))
+            return self.finish(event, tool_error_result(f"invalid arguments for tool {tool.name}: {exc}"))
+        can_detach = False
+        if tool.task_support != "forbidden":
+            if self._accepts_tasks(event):
+                if tool.task_start == "immediately":
+                    return self._server.tasks.start(session, peer, event, tool, validated, answers)
+                can_detach = True
+            elif tool.task_support == "required":
+                if event.era == "legacy":
+                    raise MethodNotFound(f"tool {tool.name} runs only as a task (2026-07-28 tasks extension)")
+                raise MissingClientCapability(
+                    f"tool {tool.name} runs only as a task: declare the {TASKS_EXTENSION} extension",
+                    nested_capability(f"extensions.{TASKS_EXTENSION}"),
+                )
         if tool.is_async or tool.context_parameter is not None:
-            return self._call_tool_async(session, peer, event, tool, validated, answers, state)
+            return self._call_tool_async(session, peer, event, tool, validated, answers, state, can_detach)
         try:
             value = tool.fn(**tool.call_args(validated, None))
         except (McpError, InputRequired):
             raise
         except Exception as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
-            return self.finish(event, _tool_exception(tool, exc))
+            return self.finish(event, tool_exception_result(tool, exc))
         return self.finish(event, tool.shape(value))
 
     async def _call_tool_async(
@@ -225,19 +248,33 @@ class Dispatcher:
         validated: msgspec.Struct,
         answers: dict[str, msgspec.Raw] | None,
         state: str | None,
+        can_detach: bool = False,
     ) -> Any:
-        context = Context(session, peer, event, answers, state) if tool.context_parameter is not None else None
+        context = (
+            Context(session, peer, event, answers, state, can_detach=can_detach)
+            if tool.context_parameter is not None
+            else None
+        )
         try:
             value = tool.fn(**tool.call_args(validated, context))
             if tool.is_async:
                 value = await value
         except InputRequired as need:
             return self._input_required(event, tool.name, need)
+        except Detach:
+            return self._server.tasks.start(session, peer, event, tool, validated, answers)
         except McpError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
-            return self.finish(event, _tool_exception(tool, exc))
+            return self.finish(event, tool_exception_result(tool, exc))
         return self.finish(event, tool.shape(value))
+
+    @staticmethod
+    def _accepts_tasks(event: RequestReceived) -> bool:
+        """Tasks are per request: the client opts in through this request's ``_meta`` capabilities."""
+        return event.meta is not None and capability_enabled(
+            event.meta.client_capabilities, f"extensions.{TASKS_EXTENSION}"
+        )
 
     # ------------------------------------------------------------------ resources
 
@@ -353,14 +390,3 @@ class Dispatcher:
             values = list(value)
             completion = Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
         return self.finish(event, CompleteResult(completion=completion))
-
-
-def _tool_error(message: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(text=message)], is_error=True)
-
-
-def _tool_exception(tool: ToolDefinition, exc: Exception) -> CallToolResult:
-    if isinstance(exc, ToolError):
-        return _tool_error(str(exc))
-    logger.exception("tool %s raised", tool.name)
-    return _tool_error(f"tool {tool.name} failed: {type(exc).__name__}: {exc}")

@@ -16,6 +16,7 @@ from msgspec import UNSET
 from mcp_trio.protocol.profile import ServerProfile
 from mcp_trio.protocol.request_state import RequestStateSealer
 from mcp_trio.protocol.types import (
+    TASKS_EXTENSION,
     Icon,
     Implementation,
     ListChangedCapability,
@@ -29,6 +30,7 @@ from mcp_trio.server.dispatch import Dispatcher
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, NotificationHub, Subscriber
 from mcp_trio.server.prompts import PromptDefinition, define_prompt
 from mcp_trio.server.resources import ResourceDefinition, TemplateDefinition, define_resource, define_template
+from mcp_trio.server.tasks import TaskManager
 from mcp_trio.server.tools import ToolDefinition, define_tool
 
 __all__ = ["Server"]
@@ -82,6 +84,7 @@ class Server:
         self.prompts: dict[str, PromptDefinition] = {}
         self.completions: dict[tuple[str, str, str], Completer] = {}
         self.hub = NotificationHub()
+        self.tasks = TaskManager(self)
         self.dispatcher = Dispatcher(self, RequestStateSealer(request_state_key, ttl=self.config.request_state_ttl))
         self._profile: ServerProfile | None = None
 
@@ -109,7 +112,11 @@ class Server:
             resources=ResourcesCapability(subscribe=True, list_changed=True) if has_resources else UNSET,
             completions={} if (self.prompts or self.templates) else UNSET,
             logging={} if self.logging else UNSET,
+            extensions={TASKS_EXTENSION: {}} if self._offers_tasks() else UNSET,
         )
+
+    def _offers_tasks(self) -> bool:
+        return any(tool.task_support != "forbidden" for tool in self.tools.values())
 
     def _changed(self, method: str, had_any: bool, has_any: bool) -> None:
         if had_any != has_any:
@@ -130,6 +137,7 @@ class Server:
         input_schema: dict[str, Any] | None = None,
         output_schema: dict[str, Any] | None = None,
         task_support: Literal["forbidden", "optional", "required"] | None = None,
+        task_start: Literal["immediately", "on_detach"] = "immediately",
         icons: list[Icon] | None = None,
         meta: dict[str, Any] | None = None,
     ) -> ToolDefinition:
@@ -142,6 +150,10 @@ class Server:
                 by default they follow the return annotation.
             input_schema, output_schema: publish these schemas instead of the derived ones (arguments are
                 still validated against the signature).
+            task_support: run as a task (2026-07-28 tasks extension) when the client accepts tasks:
+                "optional" (else synchronously) or "required" (else -32021).
+            task_start: "immediately", or "on_detach" for tools that gather input by MRTR first and become a
+                task where they call ``await ctx.detach()``.
 
         Raises:
             LocalProtocolError: a bad name, a duplicate, or a signature that cannot be described.
@@ -159,6 +171,7 @@ class Server:
             input_schema=input_schema,
             output_schema=output_schema,
             task_support=task_support,
+            task_start=task_start,
             icons=icons,
             meta=meta,
         )
@@ -167,6 +180,8 @@ class Server:
         had = bool(self.tools)
         self.tools[definition.name] = definition
         self._changed(TOOLS, had, True)
+        if definition.task_support != "forbidden":
+            self._profile = None  # the tasks extension is now offered
         return definition
 
     def remove_tool(self, name: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import re
 import typing
 from collections.abc import Callable, Mapping
@@ -37,13 +38,22 @@ from mcp_trio.protocol.types import (
 )
 from mcp_trio.server.signature import ArgumentModel, argument_model, inline_schema, return_hint
 
-__all__ = ["ToolError", "ToolDefinition", "define_tool", "to_call_tool_result", "TOOL_NAME_PATTERN"]
+__all__ = [
+    "ToolError",
+    "ToolDefinition",
+    "define_tool",
+    "to_call_tool_result",
+    "tool_error_result",
+    "tool_exception_result",
+    "TOOL_NAME_PATTERN",
+]
 
 #: SEP-986 (2025-11-25): 1-128 characters of ``[A-Za-z0-9_.-]``.
 TOOL_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _CONTENT_TYPES: Final = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
 _UNSTRUCTURED: Final = (str, type(None), CallToolResult, *_CONTENT_TYPES)
 _json_encoder: Final = msgspec.json.Encoder()
+logger: Final = logging.getLogger("mcp_trio.server")
 
 
 class ToolError(Exception):
@@ -61,6 +71,8 @@ class ToolDefinition:
     context_parameter: str | None
     wrap_structured: bool  # structured output is {"result": value}
     structured: bool  # an outputSchema is published and structuredContent returned
+    task_support: str = "forbidden"  # tasks extension: "forbidden" | "optional" | "required"
+    task_start: str = "immediately"  # or "on_detach": the tool calls ctx.detach() where it becomes a task
 
     @property
     def name(self) -> str:
@@ -87,6 +99,19 @@ class ToolDefinition:
             structured = {"result": structured}
         text = _json_encoder.encode(structured).decode()
         return CallToolResult(content=[TextContent(text=text)], structured_content=structured)
+
+
+def tool_error_result(message: str) -> CallToolResult:
+    """An ``isError`` result carrying ``message`` for the model."""
+    return CallToolResult(content=[TextContent(text=message)], is_error=True)
+
+
+def tool_exception_result(tool: ToolDefinition, exc: Exception) -> CallToolResult:
+    """The ``isError`` result for an exception a tool raised (``ToolError`` is expected; others are logged)."""
+    if isinstance(exc, ToolError):
+        return tool_error_result(str(exc))
+    logger.exception("tool %s raised", tool.name)
+    return tool_error_result(f"tool {tool.name} failed: {type(exc).__name__}: {exc}")
 
 
 def to_call_tool_result(value: Any) -> CallToolResult:
@@ -141,6 +166,7 @@ def define_tool(
     input_schema: dict[str, Any] | None = None,
     output_schema: dict[str, Any] | None = None,
     task_support: typing.Literal["forbidden", "optional", "required"] | None = None,
+    task_start: typing.Literal["immediately", "on_detach"] = "immediately",
     icons: list[Any] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> ToolDefinition:
@@ -183,4 +209,6 @@ def define_tool(
         context_parameter=context_parameter,
         wrap_structured=wrapped,
         structured=schema is not None,
+        task_support=task_support or "forbidden",
+        task_start=task_start,
     )
