@@ -2,4 +2,36 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from mcp_trio.server.config import ServerConfig as ServerConfig
+from mcp_trio.server.connection import ConnectionHandler as ConnectionHandler
+from mcp_trio.server.context import Context as Context
+from mcp_trio.server.context import InputRequired as InputRequired
+from mcp_trio.server.context import Peer as Peer
+from mcp_trio.server.dispatch import Dispatcher as Dispatcher
+from mcp_trio.server.hub import NotificationHub as NotificationHub
+from mcp_trio.server.hub import Subscriber as Subscriber
+from mcp_trio.server.prompts import PromptDefinition as PromptDefinition
+from mcp_trio.server.resources import ResourceDefinition as ResourceDefinition
+from mcp_trio.server.resources import TemplateDefinition as TemplateDefinition
+from mcp_trio.server.server import Server as Server
+from mcp_trio.server.tasks import TaskManager as TaskManager
+from mcp_trio.server.tools import ToolDefinition as ToolDefinition
+from mcp_trio.server.tools import ToolError as ToolError
+
+__all__ = [
+    "Server",
+    "ServerConfig",
+    "Context",
+    "ToolError",
+    "InputRequired",
+    "Peer",
+    "ConnectionHandler",
+    "Dispatcher",
+    "NotificationHub",
+    "Subscriber",
+    "TaskManager",
+    "ToolDefinition",
+    "ResourceDefinition",
+    "TemplateDefinition",
+    "PromptDefinition",
+]

@@ -1,0 +1,49 @@
+"""The public API is a contract: these lists change only on purpose."""
+
+from __future__ import annotations
+
+import mcp_trio
+import mcp_trio.server
+
+
+def test_top_level_api_is_pinned() -> None:
+    assert mcp_trio.__all__ == [
+        "__version__",
+        "Server",
+        "ServerConfig",
+        "Context",
+        "ToolError",
+        "McpError",
+        "InvalidParams",
+        "InvalidRequest",
+        "MethodNotFound",
+        "MissingClientCapability",
+        "ResourceNotFound",
+        "RemoteError",
+    ]
+    for name in mcp_trio.__all__:
+        assert getattr(mcp_trio, name) is not None
+
+
+def test_server_package_api_is_pinned() -> None:
+    assert sorted(mcp_trio.server.__all__) == sorted(
+        [
+            "Server",
+            "ServerConfig",
+            "Context",
+            "ToolError",
+            "InputRequired",
+            "Peer",
+            "ConnectionHandler",
+            "Dispatcher",
+            "NotificationHub",
+            "Subscriber",
+            "TaskManager",
+            "ToolDefinition",
+            "ResourceDefinition",
+            "TemplateDefinition",
+            "PromptDefinition",
+        ]
+    )
+    for name in mcp_trio.server.__all__:
+        assert getattr(mcp_trio.server, name).__module__.startswith("mcp_trio.server")
