@@ -14,6 +14,7 @@ The tree::
      |    +-- HeaderMismatch           -32020   modern HTTP: a header disagrees with the body
      |    +-- MissingClientCapability  -32021   modern: the request needs a capability the client lacks
      |    +-- UnsupportedProtocolVersion -32022 modern: a version we do not speak
+     |    +-- ServerBusy               -32000   overload: refused at once, try again later
      +-- LocalProtocolError            you (our caller) misused the API: a bug in the program
      +-- RemoteError                   the peer answered one of our requests with a JSON-RPC error
 
@@ -41,6 +42,7 @@ __all__ = [
     "HeaderMismatch",
     "MissingClientCapability",
     "UnsupportedProtocolVersion",
+    "ServerBusy",
     "LocalProtocolError",
     "RemoteError",
     "error_from_exception",
@@ -60,6 +62,7 @@ class ErrorCode(IntEnum):
     HEADER_MISMATCH = -32020
     MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
     UNSUPPORTED_PROTOCOL_VERSION = -32022
+    SERVER_BUSY = -32000  # implementation-defined range (-32000..-32019), as the 2026-07-28 spec allows
 
 
 class McpError(Exception):
@@ -147,6 +150,13 @@ class UnsupportedProtocolVersion(McpError):
             f"unsupported protocol version {requested!r}; supported: {', '.join(supported)}",
             {"supported": supported, "requested": requested},
         )
+
+
+class ServerBusy(McpError):
+    """Overload: the request was refused before any work, so it is safe to retry (HTTP 503)."""
+
+    code = ErrorCode.SERVER_BUSY
+    http_status = 503
 
 
 class LocalProtocolError(Exception):

@@ -194,10 +194,13 @@ class ServerSession(msgspec.Struct, gc=False):
         if self.phase == NEW:
             spec = METHODS.get(method)
             if spec is not None and spec.params is not None:
-                meta = getattr(decode_params(spec, request.params), "meta", UNSET)
+                try:
+                    meta = getattr(decode_params(spec, request.params), "meta", UNSET)
+                except McpError:  # still find out whether it is modern: removed methods get -32601 first
+                    meta = _peek_meta(request.params)
             else:
                 meta = _peek_meta(request.params)
-            if is_modern_meta(meta):
+            if is_modern_meta(meta) or _claims_modern(meta) or (spec is not None and spec.eras == _MODERN_ONLY):
                 return self.track(accept_modern_request(self.profile, request))
             if method == "initialize":
                 return self._initialize(request)
@@ -355,6 +358,8 @@ class ServerSession(msgspec.Struct, gc=False):
         spec = METHODS.get(method)
         if spec is None or spec.kind != "request" or spec.direction == "client_to_server":
             raise LocalProtocolError(f"{method} is not a server-to-client request")
+        if self.phase == CLOSED:
+            raise LocalProtocolError("session is closed")
         if self.phase == NEW or self.version is None:
             raise LocalProtocolError("server-to-client requests need a legacy session (the modern wire has none)")
         if self.phase != READY and method != "ping":
@@ -395,7 +400,9 @@ class ServerSession(msgspec.Struct, gc=False):
             self.profile.capabilities, spec.server_capability
         ):
             raise LocalProtocolError(f"{method} needs the server capability {spec.server_capability!r}")
-        if self.phase != READY and method != "notifications/message" and self.phase != NEW:
+        if self.phase == CLOSED:
+            raise LocalProtocolError("session is closed")
+        if self.phase != READY and method != "notifications/message":
             raise LocalProtocolError(f"cannot send {method} before the client sent notifications/initialized")
         return Notification(method, params)
 
@@ -427,8 +434,8 @@ class ServerSession(msgspec.Struct, gc=False):
         whose ``_meta`` set a log level, and only at or above it.
         """
         threshold = self.log_level if self.log_level is not None else self.profile.default_log_level
-        if request_id is not None and self.phase == NEW:
-            entry = self.incoming.get(request_id) if self.incoming is not None else None
+        if self.phase == NEW:  # modern (or not yet initialized): only within a request that set a level
+            entry = self.incoming.get(request_id) if self.incoming is not None and request_id is not None else None
             threshold = entry.log_level if entry is not None else None
         return threshold is not None and _LEVEL_RANK[level] >= _LEVEL_RANK[threshold]
 
@@ -436,6 +443,18 @@ class ServerSession(msgspec.Struct, gc=False):
         """End the session (DELETE, EOF, expiry): later ``receive`` calls are API misuse."""
         self.phase = CLOSED
         self.incoming = self.outgoing = None
+
+
+_MODERN_ONLY: Final = frozenset({"modern"})
+_RESERVED_PREFIX: Final = "io.modelcontextprotocol/"
+
+
+def _claims_modern(meta: Any) -> bool:
+    """A ``_meta`` with any modern per-request key speaks the modern wire, even if it forgot the version."""
+    return isinstance(meta, dict) and any(
+        isinstance(key, str) and key.startswith(_RESERVED_PREFIX) and key != "io.modelcontextprotocol/related-task"
+        for key in meta
+    )
 
 
 def _peek_meta(params: Any) -> Any:

@@ -146,8 +146,12 @@ def capability_enabled(capabilities: ClientCapabilities | ServerCapabilities, pa
 _OPAQUE_KEYED = frozenset({"extensions", "experimental"})
 
 
+_WIRE_TO_ATTR: dict[type, dict[str, str]] = {}
+
+
 def _attr_for(cls: type[msgspec.Struct], wire_name: str) -> str:
-    for field in msgspec.structs.fields(cls):
-        if field.encode_name == wire_name:
-            return field.name
-    return ""  # no such field: getattr(node, "", UNSET) yields UNSET
+    """The attribute behind a wire name, from a per-class map built once (this is on every request's path)."""
+    names = _WIRE_TO_ATTR.get(cls)
+    if names is None:
+        names = _WIRE_TO_ATTR[cls] = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))
+    return names.get(wire_name, "")  # no such field: getattr(node, "", UNSET) yields UNSET
