@@ -6,7 +6,7 @@ The command line is a stable contract: subcommands and flags are only ever added
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import gc
 import importlib
 import logging
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run an MCP server (the built-in demo server by default)",
         description="Serve an MCP server on one or more transports at once (stdio when none is named).",
+        epilog="Several transports may be given at once; --tcp, --unix and --http may each be repeated.",
     )
     serve.add_argument(
         "target",
@@ -73,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--tcp", action="append", default=[], type=_tcp_address, metavar="HOST:PORT", help="newline-delimited JSON"
     )
     serve.add_argument("--unix", action="append", default=[], metavar="PATH", help="newline-delimited JSON")
+    serve.add_argument(
+        "--http",
+        action="append",
+        default=[],
+        type=_http_address,
+        metavar="HOST:PORT[/path]",
+        help="Streamable HTTP, both wire eras (path /mcp by default)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -111,7 +120,11 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
         for path in args.unix:
             await nursery.start(server.serve_unix, path)
             print(f"mcp-trio: listening on unix://{path}", file=sys.stderr, flush=True)
-        if args.stdio or not (args.tcp or args.unix):
+        for host, port, url_path in args.http:
+            bound = await nursery.start(functools.partial(server.serve_http, host, port, path=url_path))
+            shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+            print(f"mcp-trio: listening on http://{shown}:{bound[1]}{url_path}", file=sys.stderr, flush=True)
+        if args.stdio or not (args.tcp or args.unix or args.http):
 
             async def stdio_session(task_status: trio.TaskStatus[None]) -> None:
                 await server.serve_stdio(task_status=task_status)
@@ -132,9 +145,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             server = load_server(args.target)
         except CliError as exc:
             parser.error(str(exc))
-        with contextlib.suppress(KeyboardInterrupt):
-            try:
-                trio.run(_serve, server, args)
-            except OSError as exc:
-                print(f"mcp-trio: error: {exc}", file=sys.stderr)
-                sys.exit(1)
+        try:
+            trio.run(_serve, server, args)
+        except* KeyboardInterrupt:
+            pass
+        except* OSError as group:
+            # e.g. the address is in use: a clear line, not a traceback (it arrives inside Trio's group)
+            print(f"mcp-trio: error: {group.exceptions[0]}", file=sys.stderr)
+            sys.exit(1)

@@ -273,6 +273,19 @@ def _add_context_tools(server: Server) -> None:
         return "sampling capability present"
 
     @server.tool()
+    async def test_streaming_elicitation(ctx: Context) -> str:
+        """Elicits mid-call: a request on the legacy wire, an InputRequiredResult (never a request) on the modern."""
+        answer = await ctx.elicit("Stream check: what is your name?", _object({"name": {"type": "string"}}))
+        return f"Elicited: {json.dumps(_content(answer))}"
+
+    @server.tool()
+    async def test_logging_tool(ctx: Context) -> str:
+        """Logs at every level; nothing reaches a modern client that did not set a log level."""
+        for level in ("debug", "info", "warning", "error"):
+            await ctx.log(level, f"a {level} message")
+        return "Logged at debug, info, warning and error"
+
+    @server.tool()
     def test_trigger_tool_change() -> str:
         """Adds or removes a tool, so listeners get tools/list_changed."""
         if "test_dynamic_tool" in server.tools:

@@ -23,6 +23,7 @@ class ServerConfig:
         receive_size: bytes asked of the socket per read.
         page_size: items per page of the list methods.
         drain_timeout: seconds a connection whose peer closed its sending side keeps running its requests.
+        close_timeout: seconds a closing connection spends writing answers already produced.
         cache_ttl_ms: ``ttlMs`` on cacheable modern results (list methods, ``resources/read``, discovery).
         cache_scope: ``cacheScope`` on the same results.
         request_state_ttl: seconds a sealed ``requestState`` stays valid (MRTR).
@@ -37,6 +38,7 @@ class ServerConfig:
     receive_size: int = 65536
     page_size: int = 100
     drain_timeout: float = 30.0
+    close_timeout: float = 5.0
     cache_ttl_ms: int = 60_000
     cache_scope: Literal["public", "private"] = "public"
     request_state_ttl: float = 600.0

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import trio
 
-from mcp_trio.protocol.errors import InternalError, McpError, RemoteError
+from mcp_trio.protocol.errors import InternalError, LocalProtocolError, McpError, RemoteError, ServerBusy
 from mcp_trio.protocol.events import (
     Answered,
     CancelRequested,
@@ -35,7 +35,14 @@ from mcp_trio.protocol.events import (
     SessionInitialized,
 )
 from mcp_trio.protocol.framing import NEED_DATA, LineFramer
-from mcp_trio.protocol.jsonrpc import Notification, Request, RequestId, decode_message, encode_message_into
+from mcp_trio.protocol.jsonrpc import (
+    Notification,
+    Request,
+    RequestId,
+    decode_message,
+    encode_message_into,
+    error_response,
+)
 from mcp_trio.protocol.session import ServerSession
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, Subscriber
 
@@ -76,6 +83,8 @@ class StreamConnection:
 
     __slots__ = (
         "_drained",
+        "_eof",
+        "_held",
         "_slot_free",
         "closed",
         "flushing",
@@ -104,6 +113,8 @@ class StreamConnection:
         self.subscriber: Subscriber | None = None
         self._slot_free: trio.Event | None = None
         self._drained: trio.Event | None = None
+        self._held: Any = None  # a request waiting for a free in-flight slot (at most one)
+        self._eof = False
 
     # ------------------------------------------------------------------ reading
 
@@ -111,45 +122,71 @@ class StreamConnection:
         config = self.server.config
         try:
             while True:
+                self._feed()
+                if self.outbox:
+                    await self.flush()
+                if self.closed:
+                    break
+                if self._held is not None:
+                    # At the in-flight limit: stop reading (TCP pushes back) until a request finishes, or
+                    # until a handler waits on the client, whose answer must then be read (see _feed).
+                    self._slot_free = trio.Event()
+                    await self._slot_free.wait()
+                    continue
+                if self._eof:
+                    await self._drain_requests(config.drain_timeout)
+                    break
                 try:
                     data = await self.stream.receive_some(config.receive_size)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     break
-                if not data:
+                if data:
+                    self.framer.receive_data(bytes(data))
+                else:
                     self.framer.receive_data(b"")
-                    self._feed()
-                    await self.flush()
-                    await self._drain_requests(config.drain_timeout)
-                    break
-                self.framer.receive_data(bytes(data))
-                self._feed()
-                if self.outbox:
-                    await self.flush()
-                while self.tasks is not None and len(self.tasks) >= config.max_in_flight:
-                    self._slot_free = trio.Event()
-                    await self._slot_free.wait()
+                    self._eof = True
         finally:
             await self._close()
 
+    def _at_limit(self) -> bool:
+        return self.tasks is not None and len(self.tasks) >= self.server.config.max_in_flight
+
     def _feed(self) -> None:
-        """Process every complete message buffered; answers accumulate in the outbox."""
+        """Process buffered messages until input runs out or a request must wait for a free slot.
+
+        A request that finds the connection at ``max_in_flight`` is held (one message, bounded) and reading
+        pauses. If a running handler is waiting on the client meanwhile, pausing would deadlock (its answer is
+        behind the held request), so the held request is refused with ``ServerBusy`` and reading goes on.
+        """
         framer = self.framer
+        session = self.session
         while True:
-            try:
-                line = framer.next_message()
-            except McpError as error:
-                self._post(self.session.reject(error).message)
+            message = self._held
+            if message is None:
+                try:
+                    line = framer.next_message()
+                except McpError as error:
+                    self._post(session.reject(error).message)
+                    continue
+                if line is NEED_DATA:
+                    return
+                try:
+                    message = decode_message(line)  # type: ignore[arg-type]
+                except McpError as error:
+                    self._post(session.reject(error).message)
+                    continue
+                if isinstance(message, list):
+                    self._feed_batch(message)
+                    continue
+            if type(message) is Request and self._at_limit():
+                if not self.waiters:
+                    self._held = message
+                    return
+                busy = ServerBusy(f"{self.server.config.max_in_flight} requests already in progress on this connection")
+                self._post(error_response(busy, message.id))
+                self._held = None
                 continue
-            if line is NEED_DATA:
-                return
-            try:
-                message = decode_message(line)  # type: ignore[arg-type]
-            except McpError as error:
-                self._post(self.session.reject(error).message)
-                continue
-            if isinstance(message, list):
-                self._feed_batch(message)
-                continue
+            self._held = None
             self._handle(message)
 
     def _feed_batch(self, batch: list[Any]) -> None:
@@ -214,25 +251,31 @@ class StreamConnection:
                 except Exception:
                     logger.exception("handler for %s failed", event.method)
                     outcome = ("error", InternalError("internal error"))
+            # Post the answer before the slot is released: a draining reader must find it in the outbox.
+            if not self.closed:
+                session = self.session
+                if outcome is None:  # cancelled by the client: no answer is due
+                    session.forget(event.id)
+                else:
+                    kind, value = outcome
+                    answer = (
+                        session.respond(event.id, value) if kind == "result" else session.respond_error(event.id, value)
+                    )
+                    if answer is not None:
+                        self._post(answer)
         finally:
             tasks = self.tasks
             if tasks is not None:
                 tasks.pop(event.id, None)
                 if not tasks:
                     self.tasks = None
-            if self._slot_free is not None:
-                self._slot_free.set()
-        if self.closed:
-            return
-        session = self.session
-        if outcome is None:  # cancelled by the client: no answer is due
-            session.forget(event.id)
-            return
-        kind, value = outcome
-        answer = session.respond(event.id, value) if kind == "result" else session.respond_error(event.id, value)
-        if answer is not None:
-            self._post(answer)
+            self._wake_reader()
+        if self.outbox and not self.closed:
             await self.flush()
+
+    def _wake_reader(self) -> None:
+        if self._slot_free is not None:
+            self._slot_free.set()
 
     async def _drain_requests(self, seconds: float) -> None:
         with trio.move_on_after(seconds):
@@ -287,6 +330,7 @@ class StreamConnection:
         if self.waiters is None:
             self.waiters = {}
         waiter = self.waiters[request.id] = _Waiter()
+        self._wake_reader()  # a reader paused at the in-flight limit must now read the client's answer
         try:
             await self.send(request)
             await waiter.event.wait()
@@ -295,8 +339,10 @@ class StreamConnection:
                 if self.waiters is not None:
                     self.waiters.pop(request.id, None)
                 cancel = self.session.forget_request(request.id, "the server stopped waiting")
-                if cancel is not None:
+                if cancel is not None and not self.closed:
                     self._post(cancel)
+                    if not self.flushing:
+                        self.nursery.start_soon(self.flush)  # this task is being cancelled: write from another
             if self.waiters is not None and not self.waiters:
                 self.waiters = None
         outcome = waiter.outcome
@@ -326,11 +372,25 @@ class StreamConnection:
             return
         for method, uri in subscriber.take():
             params = {"uri": uri} if uri is not None else msgspec.UNSET
-            self._post(self.session.notify(method, params))
+            try:
+                notification = self.session.notify(method, params)
+            except LocalProtocolError:
+                continue  # not among the capabilities this session negotiated (the server changed since)
+            self._post(notification)
 
     # ------------------------------------------------------------------ closing
 
+    async def _finish_writes(self) -> None:
+        """Let a flush under way finish, then write what is left (answers posted before closing go out)."""
+        while self.flushing:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+        await self.flush()
+
     async def _close(self) -> None:
+        with trio.CancelScope(shield=True), trio.move_on_after(self.server.config.close_timeout):
+            await self._finish_writes()
         self.closed = True
         if self.subscriber is not None:
             self.server.hub.remove(self.subscriber)

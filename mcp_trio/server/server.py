@@ -370,6 +370,23 @@ class Server:
 
         await serve_unix(self.connection_handler(), path, task_status=task_status)
 
+    async def serve_http(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        path: str = "/mcp",
+        config: Any = None,
+        task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve Streamable HTTP (both eras) at ``http://host:port/path``; reports the bound (host, port).
+
+        ``config`` is an ``mcp_trio.transports.http.HttpConfig`` (limits, sessions, Host/Origin, auth).
+        """
+        from mcp_trio.transports.http import serve_http
+
+        await serve_http(self, host, port, path=path, config=config, task_status=task_status)
+
     def connection_handler(self) -> Any:
         """The object stream transports drive: ``await handler(stream)`` per connection."""
         from mcp_trio.server.connection import ConnectionHandler

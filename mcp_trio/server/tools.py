@@ -12,10 +12,12 @@ results the model can read, per SEP-1303); ``McpError`` raised by a tool is a pr
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import inspect
 import logging
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -129,15 +131,34 @@ def to_call_tool_result(value: Any) -> CallToolResult:
     return CallToolResult(content=[TextContent(text=_json_encoder.encode(value).decode())])
 
 
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _is_content(hint: Any) -> bool:
+    """A content block type, or a union of them."""
+    if _is_union(hint):
+        return all(_is_content(arg) for arg in typing.get_args(hint))
+    return hint in _CONTENT_TYPES
+
+
+def _is_unstructured(hint: Any) -> bool:
+    """Return annotations that mean "content, not data": text, None, blocks, lists of blocks, full results."""
+    if hint in _UNSTRUCTURED:
+        return True
+    if _is_union(hint):
+        return all(_is_unstructured(arg) for arg in typing.get_args(hint))
+    if typing.get_origin(hint) in (list, tuple, collections.abc.Sequence):
+        args = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
+        return bool(args) and all(_is_content(arg) for arg in args)
+    return False
+
+
 def _output_schema(hint: Any) -> tuple[dict[str, Any] | None, bool]:
     """(outputSchema, wrapped) for a return annotation, or (None, False) when the output is unstructured."""
-    if hint is inspect.Signature.empty or hint in _UNSTRUCTURED:
+    if hint is inspect.Signature.empty or _is_unstructured(hint):
         return None, False
     origin = typing.get_origin(hint)
-    if origin in (list, tuple) and any(a in _CONTENT_TYPES for a in typing.get_args(hint)):
-        return None, False
-    if typing.get_origin(hint) is typing.Union and all(a in _UNSTRUCTURED for a in typing.get_args(hint)):
-        return None, False
     try:
         schema = inline_schema(hint)
     except TypeError:
@@ -151,7 +172,11 @@ def _output_schema(hint: Any) -> tuple[dict[str, Any] | None, bool]:
     )
     if is_object:
         return schema, False
-    return {"type": "object", "properties": {"result": schema}, "required": ["result"]}, True
+    defs = schema.pop("$defs", None)
+    wrapped: dict[str, Any] = {"type": "object", "properties": {"result": schema}, "required": ["result"]}
+    if defs:
+        wrapped["$defs"] = defs  # "#/$defs/..." references resolve from the root of the output schema
+    return wrapped, True
 
 
 def define_tool(
