@@ -80,9 +80,7 @@ SERVER_STOP_GRACE = 10.0
 
 SUMMARY_LINE = re.compile(r"^\s*([✓✗])\s+(\S+):\s+(\d+) passed,\s+(\d+) failed(.*)$")
 # `2026-11-22T19:40:33.608Z [check-id   ] FAILURE description` (the timestamp is absent in older output).
-CHECK_LINE = re.compile(
-    r"^\s*(?:\S+Z\s+)?\[\s*([^\]]*?)\s*\]\s+(SUCCESS|FAILURE|WARNING|INFO|SKIPPED)\b\s*(.*)$"
-)
+CHECK_LINE = re.compile(r"^\s*(?:\S+Z\s+)?\[\s*([^\]]*?)\s*\]\s+(SUCCESS|FAILURE|WARNING|INFO|SKIPPED)\b\s*(.*)$")
 # Printed (with exit 0!) when a --scenario is not applicable at the --spec-version and --force is absent.
 NOT_RUN_LINE = re.compile(r"^\s*SKIPPED: scenario .* not applicable")
 # After a --requirements summary: "Not scored for 2026-07-28: ..." then "  ✗ tasks-lifecycle (extension)".
@@ -231,8 +229,7 @@ def install(node: Node, versions: Sequence[str] = VERSIONS, *, force: bool = Fal
         target.mkdir(parents=True, exist_ok=True)
         manifest = target / "package.json"
         manifest.write_text(
-            json.dumps({"name": f"mcp-conformance-{version}", "private": True, "version": "0.0.0"}, indent=2)
-            + "\n",
+            json.dumps({"name": f"mcp-conformance-{version}", "private": True, "version": "0.0.0"}, indent=2) + "\n",
             encoding="utf-8",
         )
         cmd = [
@@ -254,9 +251,7 @@ def install(node: Node, versions: Sequence[str] = VERSIONS, *, force: bool = Fal
         except subprocess.TimeoutExpired as exc:
             raise SetupError(f"npm install {PACKAGE}@{version} timed out after {NPM_INSTALL_TIMEOUT}s") from exc
         if proc.returncode != 0:
-            raise SetupError(
-                f"npm install {PACKAGE}@{version} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
-            )
+            raise SetupError(f"npm install {PACKAGE}@{version} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
         got = installed_version(version)
         if got != version:
             raise SetupError(f"after npm install, {target} holds {PACKAGE}@{got}, expected {version}")
@@ -325,9 +320,7 @@ def parse_output(text: str) -> tuple[list[tuple[str, bool, str]], list[str], str
         elif in_unscored and (m := UNSCORED_LINE.match(line)):
             unscored.add(m.group(1))
         elif m := SUMMARY_LINE.match(line):
-            scenarios.append(
-                (m.group(2), m.group(1) == "✓", f"{m.group(3)} passed, {m.group(4)} failed{m.group(5)}")
-            )
+            scenarios.append((m.group(2), m.group(1) == "✓", f"{m.group(3)} passed, {m.group(4)} failed{m.group(5)}"))
         elif (m := CHECK_LINE.match(line)) and m.group(2) == "FAILURE":
             failures.append(f"[{m.group(1)}] FAILURE {m.group(3)}")
         elif NOT_RUN_LINE.match(line):
@@ -493,10 +486,7 @@ def run_all(node: Node, url: str, suite_set: str, *, verbose: bool, log_dir: Pat
     install(node)
     legs = plan(node, url, suite_set)
     log_dir = log_dir or new_log_dir()
-    print(
-        f"[conformance] node {node.version}; {len(legs)} legs against {url};"
-        f" logs in {log_dir.relative_to(ROOT)}"
-    )
+    print(f"[conformance] node {node.version}; {len(legs)} legs against {url}; logs in {log_dir.relative_to(ROOT)}")
     results: list[LegResult] = []
     started = time.monotonic()
     for leg in legs:
@@ -568,9 +558,7 @@ def serve_and_run(node: Node, args: argparse.Namespace) -> int:
                 if proc.poll() is not None:
                     raise SetupError(f"server exited with {proc.returncode} before listening; see {server_log}")
                 if time.monotonic() > deadline:
-                    raise SetupError(
-                        f"server not listening on {host}:{args.port} after {args.startup_timeout}s"
-                    )
+                    raise SetupError(f"server not listening on {host}:{args.port} after {args.startup_timeout}s")
                 time.sleep(0.1)
             print(f"[conformance] server listening on {host}:{args.port}", flush=True)
             return run_all(node, url, args.suite_set, verbose=args.verbose, log_dir=log_dir)
@@ -603,9 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
         "legacy-0.1.16, req-2025-11-25, req-2026-07-28, modern-extra, scenario:NAME"
     )
     p_run = sub.add_parser("run", help="run the suites against a running server")
-    p_run.add_argument(
-        "--url", required=True, type=_check_url, help="MCP endpoint, e.g. http://127.0.0.1:3001/mcp"
-    )
+    p_run.add_argument("--url", required=True, type=_check_url, help="MCP endpoint, e.g. http://127.0.0.1:3001/mcp")
     p_run.add_argument("--suite-set", default="all", help=suite_help)
     p_run.add_argument("-v", "--verbose", action="store_true", help="print every scenario and failing check")
 
@@ -614,12 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--port", required=True, type=int)
     p_serve.add_argument("--host", default="127.0.0.1", help="host to probe and test (default 127.0.0.1)")
     p_serve.add_argument("--path", default="/mcp", help="endpoint path (default /mcp)")
-    p_serve.add_argument(
-        "--url", type=_check_url, help="full endpoint URL (overrides host/port/path in the URL)"
-    )
-    p_serve.add_argument(
-        "--startup-timeout", type=float, default=SERVER_START_TIMEOUT, help="seconds (default 30)"
-    )
+    p_serve.add_argument("--url", type=_check_url, help="full endpoint URL (overrides host/port/path in the URL)")
+    p_serve.add_argument("--startup-timeout", type=float, default=SERVER_START_TIMEOUT, help="seconds (default 30)")
     p_serve.add_argument("--suite-set", default="all", help=suite_help)
     p_serve.add_argument("-v", "--verbose", action="store_true")
 
