@@ -15,6 +15,8 @@ from typing import Protocol
 
 import trio
 
+from mcp_trio.transports.lean_socket import LeanSocketStream
+
 __all__ = ["StreamHandler", "serve_listeners", "serve_tcp", "serve_unix"]
 
 
@@ -33,8 +35,8 @@ async def serve_listeners(
     """Accept on ``listeners`` forever, serving each connection with ``handler``."""
     async with trio.open_nursery() as nursery:
 
-        async def serve_one(stream: trio.abc.Stream) -> None:
-            await handler.serve(stream, nursery)
+        async def serve_one(stream: trio.SocketStream) -> None:
+            await handler.serve(LeanSocketStream(stream.socket), nursery)
 
         await nursery.start(trio.serve_listeners, serve_one, listeners)
         task_status.started(listeners)
