@@ -12,6 +12,7 @@ from benchmarks._procs import machine_header
 BENCHMARKS: tuple[str, ...] = (
     "benchmarks.protocol_codec",
     "benchmarks.tcp_throughput",
+    "benchmarks.http_throughput",
     "benchmarks.idle_memory",
     "supervision.bench",
 )

@@ -12,6 +12,9 @@ Wires:
   ``notifications/initialized`` first) or modern ones (``_meta`` on every request).
 * ``http``: Streamable HTTP, one keep-alive connection per client, 2026-07-28 requests (``_meta`` plus the
   ``MCP-Protocol-Version``/``Mcp-Method``/``Mcp-Name`` headers), JSON responses with ``Content-Length``.
+  With ``session`` set, the legacy session wire instead: each connection first POSTs ``initialize`` (keeping
+  the ``Mcp-Session-Id`` it gets) and ``notifications/initialized``, then its calls carry ``Mcp-Session-Id``
+  and ``MCP-Protocol-Version: 2025-11-25`` (no ``_meta``, no routing headers).
 * ``stdio``: the load generator starts the server itself (``server_argv``) pinned to ``server_core`` and
   talks to it over pipes: one session, legacy handshake.
 """
@@ -29,7 +32,7 @@ from typing import Any, Final
 
 import msgspec
 
-from benchmarks._procs import cpu_seconds, run_delay
+from benchmarks._procs import cpu_seconds, run_delay, system_cpu_seconds
 
 __all__ = ["Config", "Result", "main"]
 
@@ -55,6 +58,7 @@ class Config(msgspec.Struct):
     port: int = 0
     path: str = "/mcp"
     modern: bool = False
+    session: bool = False  # http only: the legacy session wire (initialize, then Mcp-Session-Id on each call)
     server_pid: int = 0
     server_argv: list[str] = []
     server_core: int = 0
@@ -70,6 +74,7 @@ class Result(msgspec.Struct):
     errors: int
     latencies_ns: list[int]
     first_error: str = ""
+    server_sys: float = 0.0  # the kernel's part of server_cpu (sockets runs only)
 
 
 class _Answer(msgspec.Struct):
@@ -91,15 +96,20 @@ def _body(request_id: int, modern: bool) -> bytes:
 class _Request:
     """Prebuilt request bytes: only the id changes from call to call."""
 
-    def __init__(self, wire: str, cfg: Config) -> None:
-        body = _body(123456789, modern=wire == "http" or cfg.modern)
+    def __init__(self, wire: str, cfg: Config, session_id: str | None = None) -> None:
+        http_session = wire == "http" and cfg.session
+        body = _body(123456789, modern=(wire == "http" and not http_session) or cfg.modern)
         self.head, _, self.tail = body.partition(b"123456789")
         self.http = wire == "http"
         if self.http:
+            routing = (
+                f"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: {session_id}\r\n"
+                if http_session
+                else "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: echo\r\n"
+            )
             self.http_head = (
                 f"POST {cfg.path} HTTP/1.1\r\nHost: {cfg.host}:{cfg.port}\r\n"
-                "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-                "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: echo\r\n"
+                "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n" + routing
             ).encode()
 
     def build(self, request_id: int) -> bytes:
@@ -156,16 +166,64 @@ def _handshake(sock: socket.socket) -> None:
         raise RuntimeError(f"initialize failed: {line[:300]!r}")
 
 
+def _http_exchange(sock: socket.socket, cfg: Config, headers: str, body: bytes) -> tuple[int, bytes, bytes]:
+    """One blocking HTTP/1.1 POST on a keep-alive socket: (status, head as sent, body)."""
+    sock.sendall(
+        (
+            f"POST {cfg.path} HTTP/1.1\r\nHost: {cfg.host}:{cfg.port}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json, text/event-stream\r\n{headers}Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    buffer = b""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buffer[:end].lower()
+            at = head.find(b"content-length:")
+            if at < 0:
+                raise RuntimeError(f"handshake answer without content-length: {buffer[:300]!r}")
+            line_end = head.find(b"\r\n", at)
+            length = int(head[at + 15 : line_end if line_end >= 0 else len(head)])
+            if len(buffer) >= end + 4 + length:
+                return int(head.split(None, 2)[1]), buffer[:end], buffer[end + 4 : end + 4 + length]
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("server closed during the HTTP handshake")
+        buffer += chunk
+
+
+def _http_handshake(sock: socket.socket, cfg: Config) -> str:
+    """``initialize`` + ``notifications/initialized`` on the legacy HTTP wire; returns the session id."""
+    initialize, initialized = _INITIALIZE.rstrip(b"\n").split(b"\n")
+    status, head, body = _http_exchange(sock, cfg, "", initialize)
+    at = head.lower().find(b"mcp-session-id:")  # the name in any case; the id itself is case-sensitive
+    if status != 200 or at < 0 or b'"result"' not in body:
+        raise RuntimeError(f"HTTP initialize failed ({status}): {head[:300]!r} {body[:300]!r}")
+    line_end = head.find(b"\r\n", at)
+    session_id = head[at + 15 : line_end if line_end >= 0 else len(head)].strip().decode()
+    status, _, body = _http_exchange(
+        sock, cfg, f"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: {session_id}\r\n", initialized
+    )
+    if status != 202:
+        raise RuntimeError(f"HTTP notifications/initialized got {status}: {body[:300]!r}")
+    return session_id
+
+
 def run_sockets(cfg: Config) -> Result:
     """ndjson and http: every session a non-blocking socket on one epoll."""
-    request = _Request(cfg.wire, cfg)
     http = cfg.wire == "http"
     socks: dict[int, socket.socket] = {}
+    requests: dict[int, _Request] = {}
+    shared = _Request(cfg.wire, cfg)
     for _ in range(cfg.sessions):
         sock = socket.create_connection((cfg.host, cfg.port), timeout=10)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not http and not cfg.modern:
             _handshake(sock)
+        requests[sock.fileno()] = (
+            _Request(cfg.wire, cfg, _http_handshake(sock, cfg)) if http and cfg.session else shared
+        )
         sock.setblocking(False)
         socks[sock.fileno()] = sock
     poller = select.epoll()
@@ -181,13 +239,13 @@ def run_sockets(cfg: Config) -> Result:
     measure_from = start + int(cfg.warmup * 1e9)
     measure_to = measure_from + int(cfg.duration * 1e9)
     hard_stop = measure_to + 10_000_000_000
-    cpu0 = load0 = queued0 = 0.0
+    cpu0 = load0 = queued0 = sys0 = 0.0
     measuring = False
     for fd, sock in socks.items():
         poller.register(fd, select.EPOLLIN)
         next_id[fd] = 1
         sent_at[fd] = clock()
-        sock.send(request.build(1))
+        sock.send(requests[fd].build(1))
     active = len(socks)
     while active:
         events = poller.poll(1.0)
@@ -195,6 +253,7 @@ def run_sockets(cfg: Config) -> Result:
         if not measuring and now >= measure_from:
             measuring = True
             cpu0, load0, queued0 = cpu_seconds(cfg.server_pid), time.process_time(), run_delay(cfg.server_pid)
+            sys0 = system_cpu_seconds(cfg.server_pid)
         if now > hard_stop:
             first_error = first_error or f"{active} sessions still waiting 10 s after the window"
             errors += active
@@ -242,8 +301,9 @@ def run_sockets(cfg: Config) -> Result:
                 continue
             next_id[fd] = rid + 1
             sent_at[fd] = clock()
-            sock.send(request.build(rid + 1))
+            sock.send(requests[fd].build(rid + 1))
     cpu1, load1, queued1 = cpu_seconds(cfg.server_pid), time.process_time(), run_delay(cfg.server_pid)
+    sys1 = system_cpu_seconds(cfg.server_pid)
     for sock in socks.values():
         sock.close()
     poller.close()
@@ -256,6 +316,7 @@ def run_sockets(cfg: Config) -> Result:
         errors=errors,
         latencies_ns=latencies.tolist(),
         first_error=first_error,
+        server_sys=sys1 - sys0,
     )
 
 

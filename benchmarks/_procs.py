@@ -25,6 +25,7 @@ __all__ = [
     "server_core",
     "load_core",
     "cpu_seconds",
+    "system_cpu_seconds",
     "run_delay",
     "rss_bytes",
     "raise_fd_limit",
@@ -57,6 +58,13 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", "rb") as f:
         fields = f.read().rsplit(b")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def system_cpu_seconds(pid: int) -> float:
+    """System (kernel) CPU time of a whole process, from /proc/<pid>/stat: the syscalls' share of ``cpu_seconds``."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return int(fields[12]) / _CLK_TCK
 
 
 def run_delay(pid: int) -> float:
