@@ -3,8 +3,10 @@
 Theory of operation: ``trio.SocketStream`` wraps every operation in conflict detectors and two checkpoints, which
 at tens of thousands of small messages per second costs more than the system calls themselves. This stream tries
 the non-blocking ``read``/``write`` straight away and waits (``wait_readable``/``wait_writable``, which are
-checkpoints) only when the kernel says it would block. So that a connection whose peer never lets it block cannot
-starve the others, at most ``FAIR_READS`` consecutive reads skip the scheduler; the next one waits its turn.
+checkpoints) only when the kernel says it would block. A read that finds data still passes once through the
+scheduler, so a peer that always has its next message ready cannot make the others wait (measured: letting 16
+reads skip the scheduler raised throughput but multiplied p99 at 100 clients); a write that the kernel takes at
+once does not, since the connection's next step is a read.
 Concurrent use from two tasks is the caller's bug: the server's connection driver reads from one task and
 serialises writes through its own flush flag, so the per-operation conflict detectors are not needed here.
 """
@@ -18,41 +20,35 @@ from typing import Final
 
 import trio
 
-__all__ = ["LeanSocketStream", "FAIR_READS"]
+__all__ = ["LeanSocketStream"]
 
-#: Consecutive reads that may return without passing through the scheduler.
-FAIR_READS: Final = 16
 _DEFAULT_RECEIVE: Final = 65536
 
 
 class LeanSocketStream(trio.abc.HalfCloseableStream):
     """A stream over a connected, non-blocking Trio socket (TCP or Unix)."""
 
-    __slots__ = ("_fd", "_reads", "socket")
+    __slots__ = ("_fd", "socket")
 
     def __init__(self, sock: trio.socket.SocketType) -> None:
         self.socket = sock
         self._fd = sock.fileno()
-        self._reads = 0
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         size = _DEFAULT_RECEIVE if max_bytes is None else max_bytes
-        if self._reads < FAIR_READS:
-            try:
-                data = os.read(self._fd, size)
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                raise _broken(exc) from exc
-            else:
-                self._reads += 1
-                return data
-        self._reads = 0
+        try:
+            data = os.read(self._fd, size)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            raise _broken(exc) from exc
+        else:
+            # Fairness: data that was already there still costs one pass through the scheduler, so a peer
+            # that always has the next message ready cannot keep the others waiting (this is what p99 is).
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return data
         while True:
-            try:
-                await trio.lowlevel.wait_readable(self.socket)
-            except trio.ClosedResourceError:
-                raise
+            await trio.lowlevel.wait_readable(self.socket)
             try:
                 return os.read(self._fd, size)
             except BlockingIOError:
@@ -70,6 +66,19 @@ class LeanSocketStream(trio.abc.HalfCloseableStream):
                     await trio.lowlevel.wait_writable(self.socket)
                 except OSError as exc:
                     raise _broken(exc) from exc
+
+    def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
+        """One non-blocking write: the bytes the kernel took (0 if it would block), so callers can skip timers.
+
+        Raises:
+            trio.BrokenResourceError: the peer is gone.
+        """
+        try:
+            return os.write(self._fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            raise _broken(exc) from exc
 
     async def wait_send_all_might_not_block(self) -> None:
         await trio.lowlevel.wait_writable(self.socket)

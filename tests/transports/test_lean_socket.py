@@ -7,7 +7,7 @@ import socket
 import pytest
 import trio
 
-from mcp_trio.transports.lean_socket import FAIR_READS, LeanSocketStream
+from mcp_trio.transports.lean_socket import LeanSocketStream
 
 
 def _pair() -> tuple[LeanSocketStream, trio.socket.SocketType]:
@@ -87,7 +87,7 @@ async def test_using_a_closed_stream_is_a_closed_resource() -> None:
 async def test_a_reader_that_never_blocks_still_lets_other_tasks_run() -> None:
     stream, peer = _pair()
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-    await peer.send(b"y" * (FAIR_READS * 8))
+    await peer.send(b"y" * (64))
     others_ran = 0
 
     async def other() -> None:
@@ -100,9 +100,11 @@ async def test_a_reader_that_never_blocks_still_lets_other_tasks_run() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(other)
             before = others_ran
-            for _ in range(FAIR_READS * 4):
+            for _ in range(32):
                 assert await stream.receive_some(1) == b"y"
-            assert others_ran > before  # the stream passed through the scheduler at least once
+            # Every read that found data passed through the scheduler (Trio orders each batch at random,
+            # so count overall): letting reads skip it would leave the other task a handful of turns.
+            assert others_ran - before >= 16
             nursery.cancel_scope.cancel()
     await stream.aclose()
     peer.close()

@@ -25,7 +25,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import h11
 import trio
@@ -35,6 +35,7 @@ from mcp_trio.protocol.jsonrpc import encode_message, error_response
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.headers import Headers
 from mcp_trio.transports.http.sse import KEEPALIVE_FRAME, ResponseStream
+from mcp_trio.transports.lean_socket import LeanSocketStream
 
 __all__ = ["HttpConnection", "HttpRequest", "RequestHandler", "HeaderList"]
 
@@ -140,20 +141,24 @@ class HttpConnection:
                     return None
             if not h.trailing_data[0] and h.their_state is h11.IDLE:
                 return None  # idle too long: close quietly
-        with trio.move_on_after(config.header_timeout):
-            try:
-                event = await self._next_event()
-            except h11.RemoteProtocolError as exc:
-                await self._reject(exc.error_status_hint, InvalidRequest(f"bad HTTP request: {exc}"))
-                return None
-            if isinstance(event, h11.Request):
-                if _head_size(event) > config.max_header_bytes:  # h11 caps only heads still incomplete
-                    await self._reject(431, InvalidRequest(f"request head over {config.max_header_bytes} bytes"))
+        try:
+            event: Any = h.next_event()  # usually the whole head is already here: no timer needed
+            if event is h11.NEED_DATA:
+                event = None
+                with trio.move_on_after(config.header_timeout):
+                    event = await self._next_event()
+                if event is None:
+                    await self._reject(408, InvalidRequest("request head not received in time"))
                     return None
-                return HttpRequest(event)
-            return None  # ConnectionClosed
-        await self._reject(408, InvalidRequest("request head not received in time"))
-        return None
+        except h11.RemoteProtocolError as exc:
+            await self._reject(exc.error_status_hint, InvalidRequest(f"bad HTTP request: {exc}"))
+            return None
+        if isinstance(event, h11.Request):
+            if _head_size(event) > config.max_header_bytes:  # h11 caps only heads still incomplete
+                await self._reject(431, InvalidRequest(f"request head over {config.max_header_bytes} bytes"))
+                return None
+            return HttpRequest(event)
+        return None  # ConnectionClosed
 
     async def _reject(self, status: int, error: McpError) -> None:
         """Answer a request we cannot read, then close; best effort (the client may be gone)."""
@@ -171,25 +176,32 @@ class HttpConnection:
             await self._write(h.send(h11.InformationalResponse(status_code=100, headers=[])))
         chunks: list[bytes] = []
         size = 0
-        with trio.move_on_after(config.body_timeout):
-            while True:
-                try:
-                    event = await self._next_event()
-                except h11.RemoteProtocolError as exc:
-                    await self._reject(exc.error_status_hint, InvalidRequest(f"bad HTTP body: {exc}"))
+        deadline: float | None = None  # the body timer starts only if the body is not already buffered
+        while True:
+            try:
+                event = h.next_event()
+            except h11.RemoteProtocolError as exc:
+                await self._reject(exc.error_status_hint, InvalidRequest(f"bad HTTP body: {exc}"))
+                return None
+            if event is h11.NEED_DATA:
+                if deadline is None:
+                    deadline = trio.current_time() + config.body_timeout
+                with trio.move_on_at(deadline) as timer:
+                    data = await self._receive()
+                if timer.cancelled_caught:
+                    await self.send_error(408, InvalidRequest("request body not received in time"), close=True)
                     return None
-                if isinstance(event, h11.Data):
-                    size += len(event.data)
-                    if size > limit:
-                        await self.send_error(413, MessageTooLarge(f"body over {limit} bytes"), close=True)
-                        return None
-                    chunks.append(bytes(event.data))
-                elif isinstance(event, h11.EndOfMessage):
-                    return b"".join(chunks)
-                else:
-                    raise _Gone
-        await self.send_error(408, InvalidRequest("request body not received in time"), close=True)
-        return None
+                h.receive_data(data)
+            elif isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > limit:
+                    await self.send_error(413, MessageTooLarge(f"body over {limit} bytes"), close=True)
+                    return None
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(chunks)
+            else:
+                raise _Gone
 
     def declared_length(self, request: HttpRequest) -> int | None:
         value = request.headers.get("content-length")
@@ -200,6 +212,16 @@ class HttpConnection:
     async def _write(self, data: bytes | None) -> None:
         if not data:
             return
+        stream = self.stream
+        if isinstance(stream, LeanSocketStream):  # the common case: the kernel takes it all, no timer needed
+            try:
+                sent = stream.send_nowait(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.must_close = True
+                raise _Gone from None
+            if sent == len(data):
+                return
+            data = bytes(memoryview(data)[sent:])
         with trio.move_on_after(self.config.write_timeout):
             try:
                 await self.stream.send_all(data)

@@ -8,6 +8,7 @@ from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection
 from mcp_trio.transports.http.endpoint import Endpoint
 from mcp_trio.transports.http.shared import McpServer
+from mcp_trio.transports.lean_socket import LeanSocketStream
 
 __all__ = ["serve_http"]
 
@@ -44,7 +45,7 @@ async def serve_http(
         try:
 
             async def serve_connection(stream: trio.SocketStream) -> None:
-                await HttpConnection(stream, config).serve(endpoint)
+                await HttpConnection(LeanSocketStream(stream.socket), config).serve(endpoint)
 
             nursery.start_soon(endpoint.registry.sweep_forever)
             await nursery.start(trio.serve_listeners, serve_connection, listeners)
