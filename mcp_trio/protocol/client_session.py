@@ -51,6 +51,7 @@ from mcp_trio.protocol.events import (
     RequestReceived,
     ResponseReceived,
 )
+from mcp_trio.protocol.inflight import Inflight, PeerRequests
 from mcp_trio.protocol.jsonrpc import (
     ErrorObject,
     ErrorResponse,
@@ -115,14 +116,6 @@ class _Outgoing(msgspec.Struct, gc=False):
     task: bool = False  # legacy task-augmented: the answer is a LegacyCreateTaskResult
 
 
-class _Inflight(msgspec.Struct, gc=False):
-    """A server request in progress (only when it needs more than its id)."""
-
-    progress_token: ProgressToken | None = None
-    last_progress: float | None = None
-    cancelled: bool = False
-
-
 def _meta_of(params: Any) -> Any:
     if isinstance(params, dict):
         return params.get("_meta", UNSET)
@@ -178,7 +171,7 @@ def _decode_as(kind: type, method: str, result: Any) -> Any:
         raise InvalidParams(f"invalid result for {method}: {exc}") from None
 
 
-class ClientSession(msgspec.Struct, kw_only=True, gc=False):
+class ClientSession(msgspec.Struct, PeerRequests, kw_only=True, gc=False):
     """One connection's client side (see the module docstring).
 
     Args:
@@ -204,7 +197,7 @@ class ClientSession(msgspec.Struct, kw_only=True, gc=False):
     progress_violations: int = 0
     next_request_id: int = 1
     outgoing: dict[RequestId, _Outgoing] | None = None  # our requests awaiting an answer
-    incoming: dict[RequestId, _Inflight | None] | None = None  # the server's requests in progress
+    incoming: dict[RequestId, Inflight | None] | None = None  # the server's requests in progress
     progress_tokens: dict[ProgressToken, RequestId] | None = None  # token -> our request that carries it
 
     def __post_init__(self) -> None:
@@ -437,56 +430,6 @@ class ClientSession(msgspec.Struct, kw_only=True, gc=False):
             raise LocalProtocolError(f"{method} needs the client capability {needed!r}, which this client lacks")
         return Notification(method, params)
 
-    def progress(
-        self, request_id: RequestId, progress: float, total: float | None = None, message: str | None = None
-    ) -> Notification | None:
-        """``notifications/progress`` for a server request in progress, or ``None`` if it asked for none.
-
-        Raises:
-            LocalProtocolError: ``progress`` did not increase.
-        """
-        self._check_open()
-        entry = self.incoming.get(request_id) if self.incoming is not None else None
-        if entry is None or entry.progress_token is None or entry.cancelled:
-            return None
-        if entry.last_progress is not None and progress <= entry.last_progress:
-            raise LocalProtocolError(f"progress must increase: {progress} after {entry.last_progress}")
-        entry.last_progress = progress
-        params: dict[str, Any] = {"progressToken": entry.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        return Notification("notifications/progress", params)
-
-    # ------------------------------------------------------------------ answering server requests
-
-    def respond(self, request_id: RequestId, result: Any) -> Response | None:
-        """The response to a ``RequestReceived``; ``None`` if the server cancelled it meanwhile."""
-        return Response(request_id, result) if self._finish(request_id) else None
-
-    def respond_error(self, request_id: RequestId, error: McpError) -> ErrorResponse | None:
-        """The error response to a ``RequestReceived``; ``None`` if the server cancelled it meanwhile."""
-        return error_response(error, request_id) if self._finish(request_id) else None
-
-    def forget(self, request_id: RequestId) -> None:
-        """Drop a server request in progress without answering it (it was cancelled)."""
-        incoming = self.incoming
-        if incoming is not None:
-            incoming.pop(request_id, None)
-            if not incoming:
-                self.incoming = None
-
-    def _finish(self, request_id: RequestId) -> bool:
-        self._check_open()
-        incoming = self.incoming
-        if incoming is None or request_id not in incoming:
-            raise LocalProtocolError(f"no server request {request_id!r} in progress (answered twice?)")
-        entry = incoming.pop(request_id)
-        if not incoming:
-            self.incoming = None
-        return entry is None or not entry.cancelled
-
     # ------------------------------------------------------------------ receiving
 
     def receive(self, message: Message) -> Event | None:
@@ -532,7 +475,7 @@ class ClientSession(msgspec.Struct, kw_only=True, gc=False):
         token = _token_in(_meta_of(params))
         if self.incoming is None:
             self.incoming = {}
-        self.incoming[request.id] = None if token is None else _Inflight(progress_token=token)
+        self.incoming[request.id] = None if token is None else Inflight(progress_token=token)
         assert self.version is not None
         return RequestReceived(request.id, method, params, "legacy", self.version, token)
 
@@ -559,12 +502,8 @@ class ClientSession(msgspec.Struct, kw_only=True, gc=False):
         request_id, reason = params.request_id, params.reason
         incoming = self.incoming
         if incoming is not None and request_id in incoming:
-            entry = incoming[request_id]
-            if entry is None:
-                entry = incoming[request_id] = _Inflight()
-            if entry.cancelled:
+            if not self._mark_cancelled(request_id):
                 return None
-            entry.cancelled = True
             return CancelRequested(request_id, reason if isinstance(reason, str) else None)
         outgoing = self.outgoing
         pending = outgoing.get(request_id) if outgoing is not None and self.modern else None

@@ -42,6 +42,7 @@ from mcp_trio.protocol.events import (
     ResponseReceived,
     SessionInitialized,
 )
+from mcp_trio.protocol.inflight import Inflight, PeerRequests
 from mcp_trio.protocol.jsonrpc import (
     ErrorObject,
     ErrorResponse,
@@ -83,15 +84,6 @@ class _MetaPeek(msgspec.Struct):
 
 
 _meta_peek: Final = msgspec.json.Decoder(_MetaPeek)
-
-
-class _Inflight(msgspec.Struct, gc=False):
-    """What the session keeps for a peer request in progress (only when it needs more than its id)."""
-
-    progress_token: ProgressToken | None = None
-    last_progress: float | None = None
-    log_level: str | None = None
-    cancelled: bool = False
 
 
 def _progress_token(params: Any) -> ProgressToken | None:
@@ -139,7 +131,7 @@ def accept_modern_request(profile: ServerProfile, request: Request) -> RequestRe
     )
 
 
-class ServerSession(msgspec.Struct, gc=False):
+class ServerSession(msgspec.Struct, PeerRequests, gc=False):
     """One client's session with this server (see the module docstring).
 
     Args:
@@ -154,7 +146,7 @@ class ServerSession(msgspec.Struct, gc=False):
     log_level: str | None = None
     next_request_id: int = 1
     outgoing: dict[RequestId, str] | None = None  # our requests awaiting an answer: id -> method
-    incoming: dict[RequestId, _Inflight | None] | None = None  # the peer's requests in progress
+    incoming: dict[RequestId, Inflight | None] | None = None  # the peer's requests in progress
 
     # ------------------------------------------------------------------ receiving
 
@@ -233,7 +225,7 @@ class ServerSession(msgspec.Struct, gc=False):
         level = event.meta.log_level if event.meta is not None else None
         token = event.progress_token
         self.incoming[event.id] = (
-            None if token is None and level is None else _Inflight(progress_token=token, log_level=level)
+            None if token is None and level is None else Inflight(progress_token=token, log_level=level)
         )
         return event
 
@@ -272,15 +264,8 @@ class ServerSession(msgspec.Struct, gc=False):
         return NotificationReceived(method, params)
 
     def _on_cancelled(self, request_id: Any, reason: Any) -> CancelRequested | None:
-        incoming = self.incoming
-        if incoming is None or request_id not in incoming:
-            return None  # already answered, or never ours: the spec says ignore
-        entry = incoming[request_id]
-        if entry is None:
-            entry = incoming[request_id] = _Inflight()
-        if entry.cancelled:
+        if not self._mark_cancelled(request_id):
             return None
-        entry.cancelled = True
         return CancelRequested(request_id, reason if isinstance(reason, str) else None)
 
     def _on_response(self, response: Response) -> Event | None:
@@ -311,40 +296,6 @@ class ServerSession(msgspec.Struct, gc=False):
         return method
 
     # ------------------------------------------------------------------ answering
-
-    def _finish(self, request_id: RequestId) -> bool:
-        """Forget a request in progress; False if the client cancelled it (then nothing is sent)."""
-        incoming = self.incoming
-        if incoming is None or request_id not in incoming:
-            raise LocalProtocolError(f"no request {request_id!r} in progress (answered twice?)")
-        entry = incoming.pop(request_id)
-        if not incoming:
-            self.incoming = None
-        return entry is None or not entry.cancelled
-
-    def respond(self, request_id: RequestId, result: Any) -> Response | None:
-        """The response to a ``RequestReceived``; ``None`` if the client cancelled the request meanwhile."""
-        return Response(request_id, result) if self._finish(request_id) else None
-
-    def respond_error(self, request_id: RequestId, error: McpError) -> ErrorResponse | None:
-        """The error response to a ``RequestReceived``; ``None`` if the client cancelled it meanwhile."""
-        return error_response(error, request_id) if self._finish(request_id) else None
-
-    def forget(self, request_id: RequestId) -> None:
-        """Drop a request in progress without answering it (it was cancelled)."""
-        incoming = self.incoming
-        if incoming is not None:
-            incoming.pop(request_id, None)
-            if not incoming:
-                self.incoming = None
-
-    def in_progress(self, request_id: RequestId) -> bool:
-        """Whether the client still awaits an answer to ``request_id``."""
-        incoming = self.incoming
-        if incoming is None or request_id not in incoming:
-            return False
-        entry = incoming[request_id]
-        return entry is None or not entry.cancelled
 
     # ------------------------------------------------------------------ sending
 
@@ -405,27 +356,6 @@ class ServerSession(msgspec.Struct, gc=False):
         if self.phase != READY and method != "notifications/message":
             raise LocalProtocolError(f"cannot send {method} before the client sent notifications/initialized")
         return Notification(method, params)
-
-    def progress(
-        self, request_id: RequestId, progress: float, total: float | None = None, message: str | None = None
-    ) -> Notification | None:
-        """``notifications/progress`` for a request in progress, or ``None`` if the client asked for none.
-
-        Raises:
-            LocalProtocolError: ``progress`` did not increase (the spec requires it to).
-        """
-        entry = self.incoming.get(request_id) if self.incoming is not None else None
-        if entry is None or entry.progress_token is None or entry.cancelled:
-            return None
-        if entry.last_progress is not None and progress <= entry.last_progress:
-            raise LocalProtocolError(f"progress must increase: {progress} after {entry.last_progress}")
-        entry.last_progress = progress
-        params: dict[str, Any] = {"progressToken": entry.progress_token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        return Notification("notifications/progress", params)
 
     def log_enabled(self, level: str, request_id: RequestId | None = None) -> bool:
         """Whether a log message at ``level`` may be sent now.
