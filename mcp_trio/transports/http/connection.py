@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any, Final, Protocol
@@ -49,11 +50,11 @@ _SSE_HEADERS: Final = (
 )
 
 
+_REASONS: Final = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
+
+
 def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        return b""
+    return _REASONS.get(status, b"")
 
 
 def _head_size(event: h11.Request) -> int:
@@ -84,28 +85,32 @@ class RequestHandler(Protocol):
 class HttpConnection:
     """The state of one connection (see the module docstring)."""
 
-    __slots__ = ("config", "h11", "must_close", "stream")
+    __slots__ = ("_idle", "config", "h11", "must_close", "stream")
 
     def __init__(self, stream: trio.abc.Stream, config: HttpConfig) -> None:
         self.stream = stream
         self.config = config
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
         self.must_close = False
+        self._idle = trio.CancelScope()  # replaced by the one serve() runs in
 
     # ------------------------------------------------------------------ the request loop
 
     async def serve(self, handler: RequestHandler) -> None:
         """Serve requests until the client leaves, times out, or a response forbids reuse."""
         try:
-            while True:
-                request = await self._next_request()
-                if request is None:
-                    return
-                await handler(self, request)
-                h = self.h11
-                if self.must_close or h.our_state is not h11.DONE or h.their_state is not h11.DONE:
-                    return
-                h.start_next_cycle()
+            # One timer for the connection's idle waits, re-armed per request (cheaper than a scope each time):
+            # when it fires the connection closes quietly.
+            with trio.CancelScope() as self._idle:
+                while True:
+                    request = await self._next_request()
+                    if request is None:
+                        return
+                    await handler(self, request)
+                    h = self.h11
+                    if self.must_close or h.our_state is not h11.DONE or h.their_state is not h11.DONE:
+                        return
+                    h.start_next_cycle()
         except _Gone:
             pass
         except Exception:  # the connection's top level: log, drop this connection, keep the server
@@ -134,13 +139,15 @@ class HttpConnection:
         h = self.h11
         config = self.config
         if not h.trailing_data[0]:
-            with trio.move_on_after(config.keep_alive_timeout):
+            idle = self._idle
+            idle.deadline = trio.current_time() + config.keep_alive_timeout
+            try:
                 data = await self._receive()
-                h.receive_data(data)
-                if not data:
-                    return None
-            if not h.trailing_data[0] and h.their_state is h11.IDLE:
-                return None  # idle too long: close quietly
+            finally:
+                idle.deadline = math.inf  # a handler may run as long as it likes; only waits are timed
+            h.receive_data(data)
+            if not data:
+                return None
         try:
             event: Any = h.next_event()  # usually the whole head is already here: no timer needed
             if event is h11.NEED_DATA:

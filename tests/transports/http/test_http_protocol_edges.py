@@ -199,6 +199,24 @@ async def test_an_idle_keep_alive_connection_is_closed_quietly(
     assert trio.current_time() - began == pytest.approx(20.0, abs=0.01)
 
 
+async def test_a_handler_running_longer_than_the_keep_alive_timeout_is_not_cut_off(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = build_server()
+
+    @server.tool()
+    async def slow() -> str:
+        await trio.sleep(50.0)  # longer than keep_alive_timeout: only idle waits are timed
+        return "finally"
+
+    client = await RawHttp.connect(await start(nursery, server, HttpConfig(keep_alive_timeout=20.0)))
+    body = modern_request("tools/call", {"name": "slow", "arguments": {}})
+    with trio.fail_after(120):
+        reply = await client.request("POST", "/mcp", modern_headers("tools/call", "slow"), body)
+    assert reply.status == 200
+    assert b"finally" in reply.body
+
+
 async def test_a_notification_is_202_with_no_body(nursery: trio.Nursery) -> None:
     client = await RawHttp.connect(await start(nursery, build_server()))
     note = encode({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
