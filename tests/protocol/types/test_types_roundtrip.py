@@ -73,7 +73,7 @@ def strategy_for(info: mi.Type) -> st.SearchStrategy[Any]:
             return st.one_of([strategy_for(member) for member in members])
         case mi.StructType(cls=cls):
             return struct_strategy(cls)
-    raise NotImplementedError(f"no strategy for {info!r}")
+    raise TypeError(f"no hypothesis strategy for {info!r}: teach strategy_for this kind of type")
 
 
 @functools.cache
