@@ -28,6 +28,7 @@ from typing import Any
 import trio
 
 from ._boundary import single_error
+from ._common import SupervisorBase
 from .errors import (
     FailedToStartChild,
     MaxChildrenError,
@@ -36,10 +37,10 @@ from .errors import (
     SupervisorEscalation,
     UnknownChildError,
 )
-from .events import EventHub, EventKind, ExitClass, Subscriber, SupervisorEvent
+from .events import EventHub, EventKind, ExitClass
 from .intensity import DEFAULT_INTENSITY, DEFAULT_PERIOD, Backoff, RestartIntensity
 from .introspection import ChildCounts, ChildInfo, ChildState, Counters, SupervisorStatistics, child_dict
-from .spec import DEFAULT_SHUTDOWN, ChildSpec, Restart, ShutdownPolicy, check_shutdown
+from .spec import DEFAULT_SHUTDOWN, Restart, ShutdownPolicy, check_shutdown
 
 __all__ = ["ChildHandle", "DynamicSupervisor", "open_dynamic_supervisor"]
 
@@ -177,7 +178,7 @@ class _Registry:
         self._count -= 1
 
 
-class DynamicSupervisor:
+class DynamicSupervisor(SupervisorBase):
     """Many children of one kind started on demand; OTP's ``simple_one_for_one``.
 
     Args:
@@ -242,17 +243,6 @@ class DynamicSupervisor:
 
     def __len__(self) -> int:
         return len(self._children)
-
-    def child_spec(
-        self,
-        id: str | None = None,
-        *,
-        restart: Restart = Restart.PERMANENT,
-        shutdown: float | ShutdownPolicy = ShutdownPolicy.INFINITY,
-        significant: bool = False,
-    ) -> ChildSpec:
-        """A spec that runs this supervisor as a child of a static one."""
-        return ChildSpec(id or self.name, self.run, restart=restart, shutdown=shutdown, significant=significant)
 
     # ----------------------------------------------------------------------------------------- running
     async def run(self, *, task_status: trio.TaskStatus[DynamicSupervisor] = trio.TASK_STATUS_IGNORED) -> None:
@@ -525,22 +515,6 @@ class DynamicSupervisor:
             self._abandon([handle])
 
     # ------------------------------------------------------------------------------------ introspection
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback(event)`` for every :class:`~supervision.SupervisorEvent`; returns an unsubscriber."""
-        return self._events.subscribe(callback)
-
-    def _emit(
-        self,
-        kind: EventKind,
-        child_id: str | None,
-        *,
-        exit: ExitClass | None = None,
-        error: BaseException | None = None,
-    ) -> None:
-        if self._events:
-            now = trio.current_time()
-            self._events.emit(SupervisorEvent(kind, self.name, child_id, now, exit=exit, error=error))
-
     def _info(self, handle: ChildHandle) -> ChildInfo:
         state = handle._state
         if state & _STOPPING:
@@ -571,26 +545,8 @@ class DynamicSupervisor:
 
     def statistics(self) -> SupervisorStatistics:
         """Counters and current figures as an immutable record (O(1))."""
-        c = self._counters
         live = len(self._children)
-        running = self._state in (_RUNNING, _CLOSING)
-        return SupervisorStatistics(
-            name=self.name,
-            strategy="simple_one_for_one",
-            specs=live,
-            active=live,
-            starts=c.starts,
-            restarts=c.restarts,
-            start_failures=c.start_failures,
-            exits_normal=c.exits_normal,
-            exits_shutdown=c.exits_shutdown,
-            exits_abnormal=c.exits_abnormal,
-            abandoned=c.abandoned,
-            escalations=c.escalations,
-            restarts_in_window=self._intensity.restarts_in_window(trio.current_time()) if running else 0,
-            intensity=self._intensity.intensity,
-            period=self._intensity.period,
-        )
+        return self._statistics("simple_one_for_one", live, live, self._state in (_RUNNING, _CLOSING))
 
     def tree(self, *, limit: int = 100) -> dict[str, Any]:
         """This supervisor as JSON-able data; at most ``limit`` children are listed, the rest counted."""

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
 from ._boundary import single_error
+from ._common import SupervisorBase
 from .errors import (
     ChildRunningError,
     DuplicateChildError,
@@ -41,7 +42,7 @@ from .errors import (
     SupervisorEscalation,
     UnknownChildError,
 )
-from .events import EventHub, EventKind, ExitClass, Subscriber, SupervisorEvent
+from .events import EventHub, EventKind, ExitClass
 from .intensity import DEFAULT_INTENSITY, DEFAULT_PERIOD, Backoff, RestartIntensity
 from .introspection import (
     ChildCounts,
@@ -126,7 +127,7 @@ def _wants_restart(restart: Restart, exit_class: ExitClass) -> bool:
     return restart is Restart.TRANSIENT and exit_class is ExitClass.ABNORMAL
 
 
-class Supervisor:
+class Supervisor(SupervisorBase):
     """OTP's supervisor for a fixed, ordered set of children (one_for_one, one_for_all, rest_for_one).
 
     Args:
@@ -175,17 +176,6 @@ class Supervisor:
         return f"<Supervisor {self.name!r} {self.strategy.value} {self._state}>"
 
     # ----------------------------------------------------------------------------------------- running
-    def child_spec(
-        self,
-        id: str | None = None,
-        *,
-        restart: Restart = Restart.PERMANENT,
-        shutdown: float | ShutdownPolicy = ShutdownPolicy.INFINITY,
-        significant: bool = False,
-    ) -> ChildSpec:
-        """A spec that runs this supervisor as a child of another (shutdown ``infinity`` by default, as OTP)."""
-        return ChildSpec(id or self.name, self.run, restart=restart, shutdown=shutdown, significant=significant)
-
     async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
         """Start every child in order, report ready with ``self``, then supervise until stopped.
 
@@ -496,22 +486,6 @@ class Supervisor:
             self._children.remove(child)
 
     # ------------------------------------------------------------------------------------ introspection
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback(event)`` for every :class:`~supervision.SupervisorEvent`; returns an unsubscriber."""
-        return self._events.subscribe(callback)
-
-    def _emit(
-        self,
-        kind: EventKind,
-        child_id: str | None,
-        *,
-        exit: ExitClass | None = None,
-        error: BaseException | None = None,
-    ) -> None:
-        if self._events:
-            now = trio.current_time()
-            self._events.emit(SupervisorEvent(kind, self.name, child_id, now, exit=exit, error=error))
-
     def _info(self, child: _Child) -> ChildInfo:
         run = child.run
         if run is not None:
@@ -544,26 +518,9 @@ class Supervisor:
 
     def statistics(self) -> SupervisorStatistics:
         """Counters and current figures as an immutable record."""
-        c = self._counters
         counts = self.count_children()
-        now = trio.current_time() if self._state in (_RUNNING, _STOPPING) else math.inf
-        return SupervisorStatistics(
-            name=self.name,
-            strategy=self.strategy.value,
-            specs=counts.specs,
-            active=counts.active,
-            starts=c.starts,
-            restarts=c.restarts,
-            start_failures=c.start_failures,
-            exits_normal=c.exits_normal,
-            exits_shutdown=c.exits_shutdown,
-            exits_abnormal=c.exits_abnormal,
-            abandoned=c.abandoned,
-            escalations=c.escalations,
-            restarts_in_window=self._intensity.restarts_in_window(now) if now < math.inf else 0,
-            intensity=self._intensity.intensity,
-            period=self._intensity.period,
-        )
+        running = self._state in (_RUNNING, _STOPPING)
+        return self._statistics(self.strategy.value, counts.specs, counts.active, running)
 
     def tree(self, *, limit: int = 100) -> dict[str, Any]:
         """This supervisor and its subtree as JSON-able data (for the CLI and /health).
