@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mcp_trio.protocol.client_session import ClientSession
     from mcp_trio.protocol.errors import (
+        DECODE_ERRORS,
         ErrorCode,
         HeaderMismatch,
         InternalError,
@@ -105,6 +106,7 @@ __all__: list[str] = [
     "LocalProtocolError",
     "RemoteError",
     "error_from_exception",
+    "DECODE_ERRORS",
     # events
     "ProgressToken",
     "ModernMeta",
@@ -157,6 +159,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "LocalProtocolError",
         "RemoteError",
         "error_from_exception",
+        "DECODE_ERRORS",
     ),
     "events": (
         "ProgressToken",

@@ -34,6 +34,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from mcp_trio.protocol.errors import (
+    DECODE_ERRORS,
     ErrorCode,
     InvalidParams,
     InvalidRequest,
@@ -167,7 +168,7 @@ def _decode_as(kind: type, method: str, result: Any) -> Any:
         if isinstance(result, msgspec.Raw | bytes):
             return decoder_for(kind).decode(result)
         return msgspec.convert(result, kind)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise InvalidParams(f"invalid result for {method}: {exc}") from None
 
 
@@ -557,7 +558,7 @@ class ClientSession(msgspec.Struct, PeerRequests, kw_only=True, gc=False):
             return decode_result(spec, result)
         try:
             result_type = _result_type(result)
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             raise InvalidParams(f"invalid result for {spec.name}: {exc}") from None
         if result_type == "complete":
             return decode_result(spec, result)

@@ -25,7 +25,7 @@ violation is an ``McpError`` (we answer it); our own misuse is a ``LocalProtocol
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import msgspec
 
@@ -46,7 +46,12 @@ __all__ = [
     "LocalProtocolError",
     "RemoteError",
     "error_from_exception",
+    "DECODE_ERRORS",
 ]
+
+#: What decoding untrusted JSON can raise: msgspec's errors, and ``UnicodeDecodeError`` for invalid UTF-8 inside a
+#: string (msgspec raises it as it is). Every place that decodes bytes from a peer catches this tuple.
+DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 class ErrorCode(IntEnum):

@@ -16,7 +16,7 @@ from typing import Any, Final, TypeAlias
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from mcp_trio.protocol.errors import InvalidRequest, McpError, ParseError
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidRequest, McpError, ParseError
 
 __all__ = [
     "RequestId",
@@ -104,7 +104,7 @@ def decode_message(data: bytes) -> Message | Batch:
         if stripped[:1] == b"[":
             return _decode_batch(data)
         raise _invalid(f"invalid JSON-RPC message: {exc}", data) from None
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise ParseError(f"parse error: {exc}") from None
     return _classify(envelope, data)
 
@@ -112,7 +112,7 @@ def decode_message(data: bytes) -> Message | Batch:
 def _decode_batch(data: bytes) -> Batch:
     try:
         members = _batch_decoder.decode(data)
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError: any failure is a parse error
+    except DECODE_ERRORS as exc:  # ValidationError is a DecodeError: any failure is a parse error
         raise ParseError(f"parse error: {exc}") from None
     if not members:
         raise InvalidRequest("empty batch")
@@ -154,7 +154,7 @@ def _classify(envelope: _Envelope, data: bytes) -> Message:
     if envelope.error is not UNSET:
         try:
             error = _error_object_decoder.decode(envelope.error)
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             raise _with_id(InvalidRequest(f"invalid error object: {exc}"), id_) from None
         return ErrorResponse(id_, error)
     raise _with_id(InvalidRequest("message has no method, result or error"), id_)
@@ -170,7 +170,7 @@ def _invalid(message: str, data: bytes) -> McpError:
     """Build -32600 for a message that failed typed decoding, recovering its id the slow way if possible."""
     try:
         loose = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return ParseError("parse error: invalid JSON")
     if not isinstance(loose, dict):
         return InvalidRequest("a JSON-RPC message must be an object")

@@ -24,6 +24,7 @@ import msgspec
 from msgspec import UNSET
 
 from mcp_trio.protocol.errors import (
+    DECODE_ERRORS,
     InvalidParams,
     InvalidRequest,
     LocalProtocolError,
@@ -392,7 +393,7 @@ def _peek_meta(params: Any) -> Any:
         return UNSET
     try:
         return _meta_peek.decode(params).meta
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return UNSET
 
 

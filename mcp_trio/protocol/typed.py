@@ -11,7 +11,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET
 
-from mcp_trio.protocol.errors import InvalidParams
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams
 from mcp_trio.protocol.types import MethodSpec
 
 __all__ = ["decode_params", "decode_result", "decoder_for"]
@@ -50,7 +50,7 @@ def decode_params(spec: MethodSpec, params: Any) -> Any:
         return decoder_for(kind).decode(raw)
     except msgspec.ValidationError as exc:
         raise InvalidParams(f"invalid params for {spec.name}: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise InvalidParams(f"invalid params for {spec.name}: {exc}") from None
 
 
@@ -67,5 +67,5 @@ def decode_result(spec: MethodSpec, result: Any) -> Any:
         if isinstance(result, msgspec.Raw):
             return decoder_for(kind).decode(result)
         return msgspec.convert(result, kind)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise InvalidParams(f"invalid result for {spec.name}: {exc}") from None

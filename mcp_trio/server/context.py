@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from mcp_trio.protocol.errors import InvalidParams, MissingClientCapability
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams, MissingClientCapability
 from mcp_trio.protocol.events import RequestReceived
 from mcp_trio.protocol.jsonrpc import Notification, Request
 from mcp_trio.protocol.modern import LOG_LEVELS
@@ -228,7 +228,7 @@ class Context:
                 continue
             try:
                 decoded[key] = decode_input_response(request, known[key])
-            except msgspec.DecodeError:
+            except DECODE_ERRORS:
                 missing[key] = request  # an answer of the wrong shape: ask again rather than fail
         if missing:
             raise InputRequired(missing, {k: v for k, v in known.items() if k not in missing}, state)
@@ -248,7 +248,7 @@ class Context:
                     continue
                 try:
                     decoded[key] = decode_input_response(request, raw)
-                except msgspec.DecodeError:
+                except DECODE_ERRORS:
                     del task.answers[key]
                     missing[key] = request
             if not missing:

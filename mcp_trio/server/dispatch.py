@@ -20,6 +20,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from mcp_trio.protocol.errors import (
+    DECODE_ERRORS,
     InvalidParams,
     McpError,
     MethodNotFound,
@@ -191,7 +192,7 @@ class Dispatcher:
             payload = self._sealer.open(token, binding=request_binding(event.method, name), now=self._clock())
             try:
                 sealed = _sealed_decoder.decode(payload)
-            except msgspec.DecodeError:
+            except DECODE_ERRORS:
                 raise InvalidParams("invalid requestState") from None
             answers.update(sealed.answers)
             state = sealed.state

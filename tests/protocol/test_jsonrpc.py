@@ -60,6 +60,9 @@ def test_messages_are_classified(data: bytes, expected: object) -> None:
     ("data", "error", "request_id"),
     [
         (b"{not json", ParseError, None),
+        (b'"\x80"', ParseError, None),  # invalid UTF-8 inside a JSON string: msgspec raises UnicodeDecodeError
+        (b'{"jsonrpc":"2.0","id":1,"method":"\x80"}', ParseError, None),
+        (b'{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"\x80"}}', InvalidRequest, 1),
         (b"", ParseError, None),
         (b'"just a string"', InvalidRequest, None),
         (b'{"jsonrpc":"1.0","id":5,"method":"ping"}', InvalidRequest, 5),
@@ -86,6 +89,16 @@ def test_bad_messages_get_the_exact_error_and_echo_the_id(
     reply = msgspec.json.decode(encode_message(error_response(info.value)))
     assert reply["id"] == request_id
     assert reply["error"]["code"] == {ParseError: -32700, InvalidRequest: -32600}[error]
+
+
+def test_invalid_utf8_inside_params_is_invalid_params_once_the_method_is_known() -> None:
+    from mcp_trio.protocol.typed import decode_params
+    from mcp_trio.protocol.types import METHODS
+
+    message = decode_message(b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\x80"}}')
+    assert isinstance(message, Request)
+    with pytest.raises(InvalidParams):
+        decode_params(METHODS["tools/call"], message.params)
 
 
 def test_a_batch_decodes_each_member_or_its_error() -> None:

@@ -19,7 +19,7 @@ EXPECTED_ALL = [
     # errors
     "ErrorCode", "McpError", "ParseError", "InvalidRequest", "MessageTooLarge", "MethodNotFound", "InvalidParams",
     "InternalError", "ResourceNotFound", "HeaderMismatch", "MissingClientCapability", "UnsupportedProtocolVersion",
-    "ServerBusy", "LocalProtocolError", "RemoteError", "error_from_exception",
+    "ServerBusy", "LocalProtocolError", "RemoteError", "error_from_exception", "DECODE_ERRORS",
     # events
     "ProgressToken", "ModernMeta", "RequestReceived", "NotificationReceived", "ResponseReceived", "ErrorReceived",
     "CancelRequested", "SessionInitialized", "Answered", "Event",

@@ -21,6 +21,7 @@ import msgspec
 import trio
 
 from mcp_trio.protocol.errors import (
+    DECODE_ERRORS,
     HeaderMismatch,
     InvalidRequest,
     LocalProtocolError,
@@ -48,7 +49,7 @@ def loose_params(params: Any) -> dict[str, Any] | None:
         return None
     try:
         value = _loose.decode(params)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return None
     return value if isinstance(value, dict) else None
 
