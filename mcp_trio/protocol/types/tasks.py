@@ -88,12 +88,8 @@ class Task(WireModel, kw_only=True):
     error: ErrorObject | UnsetType = UNSET
 
 
-class CreateTaskResult(Result, kw_only=True):
-    """Modern (extension): a task handle returned in place of the request's result.
-
-    ``result_type`` must be ``"task"``. ``task_id`` is the handle for ``tasks/get``/``update``/``cancel``.
-    The fields are those of :class:`Task`, flattened into the result.
-    """
+class _FlatTaskResult(Result, kw_only=True):
+    """The :class:`Task` fields flattened into a result (``Result & Task`` in the schema)."""
 
     task_id: str
     status: TaskStatus
@@ -107,6 +103,13 @@ class CreateTaskResult(Result, kw_only=True):
     input_requests: dict[str, InputRequest] | UnsetType = UNSET
     result: dict[str, Any] | UnsetType = UNSET
     error: ErrorObject | UnsetType = UNSET
+
+
+class CreateTaskResult(_FlatTaskResult, kw_only=True):
+    """Modern (extension): a task handle returned in place of the request's result.
+
+    ``result_type`` must be ``"task"``. ``task_id`` is the handle for ``tasks/get``/``update``/``cancel``.
+    """
 
 
 class LegacyCreateTaskResult(Result, kw_only=True):
@@ -121,24 +124,11 @@ class GetTaskParams(RequestParams, kw_only=True):
     task_id: str
 
 
-class GetTaskResult(Result, kw_only=True):
+class GetTaskResult(_FlatTaskResult, kw_only=True):
     """``tasks/get`` result: the :class:`Task` fields, flat.
 
     2025-11-25: ``Result & Task``. Extension: ``Result & DetailedTask`` with ``resultType: "complete"``.
     """
-
-    task_id: str
-    status: TaskStatus
-    created_at: str
-    last_updated_at: str
-    status_message: str | UnsetType = UNSET
-    ttl: int | UnsetType | None = UNSET
-    poll_interval: int | UnsetType = UNSET
-    ttl_ms: int | UnsetType | None = UNSET
-    poll_interval_ms: int | UnsetType = UNSET
-    input_requests: dict[str, InputRequest] | UnsetType = UNSET
-    result: dict[str, Any] | UnsetType = UNSET
-    error: ErrorObject | UnsetType = UNSET
 
 
 class GetTaskPayloadParams(RequestParams, kw_only=True):
