@@ -2,21 +2,27 @@
 
 Theory of operation
 -------------------
-An idle keep-alive connection is one task blocked in ``receive_some`` under the keep-alive timeout, plus an
-``h11.Connection``: no nursery, no buffer beyond h11's (capped at ``max_header_bytes`` for a head). Requests are
-served strictly one at a time; bytes of a pipelined next request simply wait in h11 until the current response
-is complete, so pipelining is safe.
+An idle keep-alive connection is one task blocked in ``receive_some`` under the keep-alive timeout: no nursery,
+no parser object, no buffer. Requests are served strictly one at a time; bytes of a pipelined next request wait
+in the connection's buffer until the current response is complete, so pipelining is safe.
+
+Each request head is read one of two ways (``request_head``): a plain head that is already complete in the
+buffer is parsed by the strict fast path; anything else (a partial head, chunked or ``Expect`` bodies, HTTP/1.0,
+anything malformed) goes to a fresh ``h11.Connection`` for that one exchange, which reads the head and body and
+decides every error; its leftover bytes come back to the buffer when the request is read. Responses are written
+by ``response_head`` for both, so they do not depend on how the request was read.
 
 Reading is bounded in size and time: the head must arrive within ``header_timeout`` of its first byte (else 408),
 the body within ``body_timeout`` and ``max_body_bytes`` (else 408 / 413). ``Expect: 100-continue`` is honoured
-only when the body is actually wanted. Every write runs under ``write_timeout``; a client that stops reading is
-dropped.
+only when the body is actually wanted. A body left unread is skipped when it is already buffered, else the
+connection closes after the response. Writes first try the kernel directly; one that blocks runs under
+``write_timeout``, and a client that stops reading is dropped.
 
 A streamed response (``send_stream``) is the only time the connection opens a nursery: the connection task
 writes the ``ResponseStream`` while a second task watches the socket, because an HTTP client says it has gone
 only by closing the connection. EOF detaches the stream and the caller decides what that means (the modern
 wire cancels the request; the legacy wire keeps it running for a later resume). While a response streams the
-watcher feeds at most ``max_pipeline_bytes`` of early pipelined input to h11, then stops reading.
+watcher buffers at most ``max_pipeline_bytes`` of early pipelined input, then stops reading.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
-from http import HTTPStatus
 from typing import Any, Final, Protocol
 
 import h11
@@ -35,6 +40,8 @@ from mcp_trio.protocol.errors import InvalidRequest, McpError, MessageTooLarge
 from mcp_trio.protocol.jsonrpc import encode_message, error_response
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.headers import Headers
+from mcp_trio.transports.http.request_head import parse_plain_head
+from mcp_trio.transports.http.response_head import CONTINUE, LAST_CHUNK, chunk, response_head
 from mcp_trio.transports.http.sse import KEEPALIVE_FRAME, ResponseStream
 from mcp_trio.transports.lean_socket import LeanSocketStream
 
@@ -48,13 +55,10 @@ _SSE_HEADERS: Final = (
     ("cache-control", "no-cache, no-transform"),
     ("x-accel-buffering", "no"),
 )
-
-
-_REASONS: Final = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
-
-
-def _reason(status: int) -> bytes:
-    return _REASONS.get(status, b"")
+#: Where the response of the current exchange stands.
+_UNANSWERED: Final = 0
+_STREAMING: Final = 1
+_ANSWERED: Final = 2
 
 
 def _head_size(event: h11.Request) -> int:
@@ -71,11 +75,15 @@ class HttpRequest:
 
     __slots__ = ("headers", "method", "path", "query")
 
-    def __init__(self, event: h11.Request) -> None:
-        self.method = event.method.decode("ascii", "replace").upper()
-        target = event.target.decode("ascii", "replace")
+    def __init__(self, method: str, target: str, headers: Headers) -> None:
+        self.method = method
         self.path, _, self.query = target.partition("?")
-        self.headers = Headers(event.headers)
+        self.headers = headers
+
+    @classmethod
+    def from_h11(cls, event: h11.Request) -> HttpRequest:
+        method = event.method.decode("ascii", "replace").upper()
+        return cls(method, event.target.decode("ascii", "replace"), Headers(event.headers))
 
 
 class RequestHandler(Protocol):
@@ -83,16 +91,40 @@ class RequestHandler(Protocol):
 
 
 class HttpConnection:
-    """The state of one connection (see the module docstring)."""
+    """The state of one connection (see the module docstring).
 
-    __slots__ = ("_idle", "config", "h11", "must_close", "stream")
+    Per exchange: ``_h11`` is the parser of a request that was not plain (``None`` on the fast path, where
+    ``_body_left`` counts the declared body bytes not yet taken from ``_buffer``); ``_close`` says the client
+    asked to close or cannot keep the connection (HTTP/1.0), ``_http10`` that streams must be close-delimited,
+    ``_head`` that the request was ``HEAD`` (headers only), and ``_response`` where the answer stands.
+    """
+
+    __slots__ = (
+        "_body_left",
+        "_buffer",
+        "_close",
+        "_h11",
+        "_head",
+        "_http10",
+        "_idle",
+        "_response",
+        "config",
+        "must_close",
+        "stream",
+    )
 
     def __init__(self, stream: trio.abc.Stream, config: HttpConfig) -> None:
         self.stream = stream
         self.config = config
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
         self.must_close = False
         self._idle = trio.CancelScope()  # replaced by the one serve() runs in
+        self._buffer = b""
+        self._h11: h11.Connection | None = None
+        self._body_left = 0
+        self._close = False
+        self._http10 = False
+        self._head = False
+        self._response = _UNANSWERED
 
     # ------------------------------------------------------------------ the request loop
 
@@ -107,10 +139,8 @@ class HttpConnection:
                     if request is None:
                         return
                     await handler(self, request)
-                    h = self.h11
-                    if self.must_close or h.our_state is not h11.DONE or h.their_state is not h11.DONE:
+                    if self.must_close or self._response != _ANSWERED or not self._settle_request():
                         return
-                    h.start_next_cycle()
         except _Gone:
             pass
         except Exception:  # the connection's top level: log, drop this connection, keep the server
@@ -125,9 +155,8 @@ class HttpConnection:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return b""
 
-    async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
+    async def _next_event(self, h: h11.Connection) -> h11.Event | type[h11.PAUSED]:
         """The next h11 event, reading as needed (h11 caps what it buffers)."""
-        h = self.h11
         while True:
             event = h.next_event()
             if event is h11.NEED_DATA:
@@ -136,51 +165,133 @@ class HttpConnection:
             return event  # type: ignore[return-value]
 
     async def _next_request(self) -> HttpRequest | None:
-        h = self.h11
         config = self.config
-        if not h.trailing_data[0]:
+        self._response = _UNANSWERED
+        buffer = self._buffer
+        if not buffer:
             idle = self._idle
             idle.deadline = trio.current_time() + config.keep_alive_timeout
             try:
-                data = await self._receive()
+                buffer = await self._receive()
             finally:
                 idle.deadline = math.inf  # a handler may run as long as it likes; only waits are timed
-            h.receive_data(data)
-            if not data:
+            if not buffer:
                 return None
+        plain = parse_plain_head(buffer, config.max_header_bytes)
+        if plain is not None:
+            self._buffer = buffer[plain.size :]
+            self._body_left = plain.content_length
+            self._close = plain.close
+            self._http10 = False
+            self._head = plain.method == "HEAD"
+            return HttpRequest(plain.method, plain.target, Headers.from_fields(plain.fields))
+        return await self._next_h11_request(buffer)
+
+    async def _next_h11_request(self, buffer: bytes) -> HttpRequest | None:
+        """Read a request that is not plain (or not complete yet) with h11, which judges it."""
+        config = self.config
+        h = self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
+        self._buffer = b""
+        self._body_left = 0
+        h.receive_data(buffer)
         try:
             event: Any = h.next_event()  # usually the whole head is already here: no timer needed
             if event is h11.NEED_DATA:
                 event = None
                 with trio.move_on_after(config.header_timeout):
-                    event = await self._next_event()
+                    event = await self._next_event(h)
                 if event is None:
                     await self._reject(408, InvalidRequest("request head not received in time"))
                     return None
         except h11.RemoteProtocolError as exc:
             await self._reject(exc.error_status_hint, InvalidRequest(f"bad HTTP request: {exc}"))
             return None
-        if isinstance(event, h11.Request):
-            if _head_size(event) > config.max_header_bytes:  # h11 caps only heads still incomplete
-                await self._reject(431, InvalidRequest(f"request head over {config.max_header_bytes} bytes"))
-                return None
-            return HttpRequest(event)
-        return None  # ConnectionClosed
+        if not isinstance(event, h11.Request):
+            return None  # ConnectionClosed
+        self._http10 = event.http_version != b"1.1"
+        self._close = self._http10 or any(
+            token.strip().lower() == b"close"
+            for name, value in event.headers
+            if name == b"connection"
+            for token in value.split(b",")
+        )
+        self._head = event.method == b"HEAD"
+        if _head_size(event) > config.max_header_bytes:  # h11 caps only heads still incomplete
+            await self._reject(431, InvalidRequest(f"request head over {config.max_header_bytes} bytes"))
+            return None
+        return HttpRequest.from_h11(event)
+
+    def _settle_request(self) -> bool:
+        """Whether the request has been read to its end, skipping an unread body that is already buffered.
+
+        No I/O: a body still on its way means the connection cannot be reused. Once an h11 exchange's request
+        is complete, its leftover bytes move back to the buffer and the parser is dropped.
+        """
+        h = self._h11
+        if h is None:
+            left = self._body_left
+            if left:
+                if len(self._buffer) < left:
+                    return False
+                self._buffer = self._buffer[left:]
+                self._body_left = 0
+            return True
+        try:
+            while h.their_state is h11.SEND_BODY:
+                if h.next_event() is h11.NEED_DATA:
+                    return False
+        except h11.RemoteProtocolError:
+            return False
+        if h.their_state is not h11.DONE and h.their_state is not h11.MUST_CLOSE:
+            return False
+        self._buffer = h.trailing_data[0]
+        self._h11 = None
+        return True
 
     async def _reject(self, status: int, error: McpError) -> None:
         """Answer a request we cannot read, then close; best effort (the client may be gone)."""
-        if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+        if self._response != _UNANSWERED:
             return
-        with contextlib.suppress(_Gone, h11.LocalProtocolError):
+        with contextlib.suppress(_Gone):
             await self.send_error(status, error, close=True)
 
     async def read_body(self) -> bytes | None:
         """The request body, or ``None`` after answering 408/413/400 (the connection then closes)."""
+        h = self._h11
+        if h is not None:
+            return await self._read_h11_body(h)
+        need = self._body_left
+        buffer = self._buffer
+        if len(buffer) >= need:  # the common case: the body came with the head
+            self._buffer = buffer[need:]
+            self._body_left = 0
+            return buffer[:need]
         config = self.config
-        h = self.h11
+        if need > config.max_body_bytes:
+            await self.send_error(413, MessageTooLarge(f"body over {config.max_body_bytes} bytes"), close=True)
+            return None
+        chunks = [buffer]
+        size = len(buffer)
+        with trio.move_on_after(config.body_timeout) as timer:
+            while size < need:
+                data = await self._receive()
+                if not data:
+                    raise _Gone
+                chunks.append(data)
+                size += len(data)
+        if timer.cancelled_caught:
+            await self.send_error(408, InvalidRequest("request body not received in time"), close=True)
+            return None
+        data = b"".join(chunks)
+        self._buffer = data[need:]
+        self._body_left = 0
+        return data[:need]
+
+    async def _read_h11_body(self, h: h11.Connection) -> bytes | None:
+        config = self.config
         limit = config.max_body_bytes
         if h.they_are_waiting_for_100_continue:
-            await self._write(h.send(h11.InformationalResponse(status_code=100, headers=[])))
+            await self._write(CONTINUE)
         chunks: list[bytes] = []
         size = 0
         deadline: float | None = None  # the body timer starts only if the body is not already buffered
@@ -206,6 +317,7 @@ class HttpConnection:
                     return None
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
+                self._settle_request()
                 return b"".join(chunks)
             else:
                 raise _Gone
@@ -216,9 +328,7 @@ class HttpConnection:
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, data: bytes | None) -> None:
-        if not data:
-            return
+    async def _write(self, data: bytes) -> None:
         stream = self.stream
         if isinstance(stream, LeanSocketStream):  # the common case: the kernel takes it all, no timer needed
             try:
@@ -239,21 +349,22 @@ class HttpConnection:
         self.must_close = True
         raise _Gone
 
+    def _closing(self, close: bool) -> bool:
+        """Whether the connection closes after the response now starting (and mark it so)."""
+        if close or self.must_close or self._close or not self._settle_request():
+            self.must_close = True
+            return True
+        return False
+
     async def send_response(
         self, status: int, headers: HeaderList = (), body: bytes = b"", *, close: bool = False
     ) -> None:
         """A complete response. Closes afterwards if asked to, or if the request body was not read."""
-        h = self.h11
-        close = close or self.must_close or h.their_state not in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED)
-        all_headers = [*headers, ("content-length", str(len(body)))]
-        if close:
-            self.must_close = True
-            all_headers.append(("connection", "close"))
-        data = h.send(h11.Response(status_code=status, headers=all_headers, reason=_reason(status)))
-        if body:
-            data = (data or b"") + (h.send(h11.Data(data=body)) or b"")
-        data = (data or b"") + (h.send(h11.EndOfMessage()) or b"")
-        await self._write(data)
+        if self._response != _UNANSWERED:
+            raise RuntimeError("this request has already been answered")
+        head = response_head(status, headers, len(body), close=self._closing(close))
+        self._response = _ANSWERED
+        await self._write(head if self._head or not body else head + body)
 
     async def send_json(self, status: int, body: bytes, headers: HeaderList = ()) -> None:
         await self.send_response(status, [_JSON, *headers], body)
@@ -308,14 +419,20 @@ class HttpConnection:
                     on_gone()
 
     async def _watch(self, stream: ResponseStream) -> None:
-        """Detach ``stream`` when the client closes the connection."""
-        h = self.h11
-        while len(h.trailing_data[0]) <= self.config.max_pipeline_bytes:
+        """Detach ``stream`` when the client closes the connection; buffer a little early pipelined input."""
+        limit = self.config.max_pipeline_bytes
+        while True:
+            h = self._h11
+            if len(h.trailing_data[0] if h is not None else self._buffer) > limit:
+                return  # stop reading: TCP pushes back until this response ends
             data = await self._receive()
             if not data:
                 stream.detach()
                 return
-            h.receive_data(data)
+            if h is not None:
+                h.receive_data(data)
+            else:
+                self._buffer += data
 
     async def _write_stream(
         self, stream: ResponseStream, sse: bool, headers: HeaderList, preamble: bytes, lazy: bool
@@ -333,10 +450,12 @@ class HttpConnection:
             if not sse:  # ended without an answer (cancelled): nothing to say
                 await self.send_response(202, headers)
                 return
-        h = self.h11
-        await self._write(h.send(h11.Response(status_code=200, headers=[*_SSE_HEADERS, *headers], reason=b"OK")))
-        if preamble:
-            await self._write(h.send(h11.Data(data=preamble)))
+        # An HTTP/1.0 client cannot read chunks: its stream ends when the connection does.
+        chunked = not self._http10
+        head = response_head(200, [*_SSE_HEADERS, *headers], None, close=self._closing(not chunked), chunked=chunked)
+        self._response = _STREAMING
+        frame = chunk if chunked else bytes
+        await self._write(head + frame(preamble) if preamble else head)
         keepalive = self.config.sse_keepalive_interval
         while True:
             done = stream.ended
@@ -345,12 +464,14 @@ class HttpConnection:
                 stream.final_frame = True
                 data += stream.final[1]
             if data:
-                await self._write(h.send(h11.Data(data=data)))
+                await self._write(frame(data))
             if done or stream.detached:
                 break
             with trio.move_on_after(keepalive) as timer:
                 await stream.wait()
             if timer.cancelled_caught:
-                await self._write(h.send(h11.Data(data=KEEPALIVE_FRAME)))
+                await self._write(frame(KEEPALIVE_FRAME))
         if not stream.detached:
-            await self._write(h.send(h11.EndOfMessage()))
+            if chunked:
+                await self._write(LAST_CHUNK)
+            self._response = _ANSWERED

@@ -67,6 +67,13 @@ class Headers:
             merged[key] = f"{merged[key]}, {text}" if key in merged else text
         self._map = merged
 
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> Headers:
+        """Headers already merged by lower-case name (the plain-request parser's output), taken as they are."""
+        headers = cls.__new__(cls)
+        headers._map = fields
+        return headers
+
     def get(self, name: str) -> str | None:
         """The value of ``name`` (lower-case), trimmed, or ``None`` when absent."""
         value = self._map.get(name)
