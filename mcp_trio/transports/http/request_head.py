@@ -65,7 +65,7 @@ def parse_plain_head(buffer: bytes, max_size: int) -> PlainHead | None:
     except UnicodeDecodeError:
         return None
     line = _REQUEST_LINE.match(text)
-    if line is None:
+    if line is None or line[1] == "CONNECT":  # CONNECT proposes a protocol switch: h11's call
         return None
     start = line.end()
     if _FIELDS.fullmatch(text, start) is None:
