@@ -66,14 +66,17 @@ def _short(frame: str) -> str:
 
 #: Inclusive shares worth knowing on the per-request path: (label, substrings of ``file:function`` names).
 _FAMILIES: Final = (
-    ("h11 (parsing the request, building the response), all of it", ("h11/",)),
-    ("socket send() syscalls (trio SocketStream.send_all)", ("trio/_highlevel_socket.py:SocketStream.send_all",)),
-    ("socket recv() (trio SocketStream.receive_some)", ("trio/_highlevel_socket.py:SocketStream.receive_some",)),
+    ("h11 (requests that are not plain; none in this load)", ("h11/",)),
+    ("plain request head parse (request_head)", ("request_head.py:parse_plain_head",)),
+    ("response head (response_head)", ("response_head.py:",)),
+    ("socket send() syscalls (LeanSocketStream.send_nowait)", ("lean_socket.py:LeanSocketStream.send_nowait",)),
+    ("socket recv() + wait (LeanSocketStream.receive_some)", ("lean_socket.py:LeanSocketStream.receive_some",)),
     (
-        "timeouts: trio.move_on_after / CancelScope enter+exit (4 per request)",
-        ("trio/_timeouts.py:move_on_after", "CancelScope.__enter__", "CancelScope.__exit__", "contextlib.py:"),
+        "timeouts and cancel scopes (none per request on this path)",
+        ("trio/_timeouts.py:move_on_after", "CancelScope.__enter__", "CancelScope.__exit__", "CancelScope.deadline"),
     ),
-    ("HttpRequest + Headers objects", ("HttpRequest.__init__", "Headers.__init__")),
+    ("HttpRequest + Headers objects", ("HttpRequest.__init__", "Headers.from_fields", "Headers.__init__")),
+    ("content negotiation (accepts)", ("headers.py:accepts",)),
     ("body JSON decode (decode_message)", ("jsonrpc.py:decode_message",)),
     ("answer JSON encode (encode_message)", ("jsonrpc.py:encode_message",)),
     ("accept_modern_request (session-layer validation)", ("session.py:accept_modern_request",)),
@@ -84,7 +87,6 @@ _FAMILIES: Final = (
         ("ServerSession.__init__", "ServerSession.track", "ServerSession.respond"),
     ),
     ("dispatch (the tool call itself)", ("dispatch.py:Dispatcher.dispatch",)),
-    ("_reason (HTTPStatus lookup)", ("connection.py:_reason",)),
     ("trio scheduler (unrolled_run self + epoll)", ("_run.py:unrolled_run@self", "_io_epoll.py:")),
 )
 

@@ -24,6 +24,7 @@ _POSITIVE = (
 )
 _POSITIVE_SECONDS = (
     "keep_alive_timeout",
+    "keep_alive_sweep_interval",
     "header_timeout",
     "body_timeout",
     "write_timeout",
@@ -45,6 +46,9 @@ class HttpConfig:
             server stops reading (TCP pushes back) until the current response ends.
         receive_size: bytes asked of the socket per read.
         keep_alive_timeout: seconds an idle keep-alive connection may wait for its next request; then closed.
+        keep_alive_sweep_interval: seconds between checks of idle connections against ``keep_alive_timeout``
+            (one sweep per endpoint instead of a timer per request): an idle connection closes up to this much
+            later than ``keep_alive_timeout``.
         header_timeout: seconds from the first byte of a request to the end of its head; then 408 and close
             (slowloris).
         body_timeout: seconds to receive a whole request body; then 408 and close.
@@ -76,6 +80,7 @@ class HttpConfig:
     max_pipeline_bytes: int = 64 * 1024
     receive_size: int = 64 * 1024
     keep_alive_timeout: float = 75.0
+    keep_alive_sweep_interval: float = 1.0
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     write_timeout: float = 30.0

@@ -109,6 +109,7 @@ class HttpConnection:
         "_idle",
         "_response",
         "config",
+        "idle_since",
         "must_close",
         "stream",
     )
@@ -118,6 +119,9 @@ class HttpConnection:
         self.config = config
         self.must_close = False
         self._idle = trio.CancelScope()  # replaced by the one serve() runs in
+        #: When the connection started waiting for its next request (``inf`` while it has one): the reaper
+        #: (``idle.OpenConnections``) closes it once that is ``keep_alive_timeout`` ago.
+        self.idle_since = math.inf
         self._buffer = b""
         self._h11: h11.Connection | None = None
         self._body_left = 0
@@ -131,8 +135,7 @@ class HttpConnection:
     async def serve(self, handler: RequestHandler) -> None:
         """Serve requests until the client leaves, times out, or a response forbids reuse."""
         try:
-            # One timer for the connection's idle waits, re-armed per request (cheaper than a scope each time):
-            # when it fires the connection closes quietly.
+            # Cancelled by close_idle() while waiting for a request: the connection then closes quietly.
             with trio.CancelScope() as self._idle:
                 while True:
                     request = await self._next_request()
@@ -148,6 +151,11 @@ class HttpConnection:
         finally:
             with trio.CancelScope(shield=True):
                 await self.stream.aclose()
+
+    def close_idle(self) -> None:
+        """Close the connection if it is waiting for a request (it finishes any exchange in progress first)."""
+        if self.idle_since != math.inf:
+            self._idle.cancel()
 
     async def _receive(self) -> bytes:
         try:
@@ -169,13 +177,12 @@ class HttpConnection:
         self._response = _UNANSWERED
         buffer = self._buffer
         if not buffer:
-            idle = self._idle
-            idle.deadline = trio.current_time() + config.keep_alive_timeout
+            self.idle_since = trio.current_time()
             try:
                 buffer = await self._receive()
             finally:
-                idle.deadline = math.inf  # a handler may run as long as it likes; only waits are timed
-            if not buffer:
+                self.idle_since = math.inf  # a handler may run as long as it likes; only waits are timed
+            if not buffer or self._idle.cancel_called:  # closed as idle just as a request arrived: still closed
                 return None
         plain = parse_plain_head(buffer, config.max_header_bytes)
         if plain is not None:

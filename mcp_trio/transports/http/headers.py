@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -95,7 +96,15 @@ def media_type(value: str | None) -> str | None:
 
 def accepts(accept: str | None, wanted: str) -> bool:
     """Whether an ``Accept`` header admits ``wanted`` (``type/subtype``); no header admits everything."""
-    if accept is None or not accept.strip():
+    if accept is None:
+        return True
+    if len(accept) <= _CACHED_ACCEPT_LENGTH:  # clients repeat the same few values; only short ones are kept
+        return _accepts_cached(accept, wanted)
+    return _accepts(accept, wanted)
+
+
+def _accepts(accept: str, wanted: str) -> bool:
+    if not accept.strip():
         return True
     major = wanted.partition("/")[0]
     for item in accept.split(","):
@@ -106,6 +115,12 @@ def accepts(accept: str | None, wanted: str) -> bool:
         if _quality(params) > 0:
             return True
     return False
+
+
+#: ``Accept`` values up to this length have their answers cached (in at most ``_ACCEPT_CACHE_SIZE`` entries).
+_CACHED_ACCEPT_LENGTH: Final = 256
+_ACCEPT_CACHE_SIZE: Final = 256
+_accepts_cached: Final = functools.lru_cache(maxsize=_ACCEPT_CACHE_SIZE)(_accepts)
 
 
 def _quality(params: str) -> float:

@@ -28,6 +28,10 @@ _STATUS_LINES: Final = {
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _UNSAFE_VALUE: Final = re.compile(r"[\r\n\x00]")
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding", "connection"})
+#: Checked and encoded status line + headers by ``(status, headers)``: most responses repeat a few shapes.
+#: Bounded (values such as session ids vary): when full it starts over.
+_PREFIXES: dict[tuple[int, tuple[tuple[str, str], ...]], bytes] = {}
+_MAX_PREFIXES: Final = 512
 
 
 def response_head(
@@ -46,6 +50,26 @@ def response_head(
     Raises:
         ValueError: a bad status, a header name that is not a token, a value with CR/LF/NUL, or a framing header.
     """
+    key = (status, tuple(headers))
+    prefix = _PREFIXES.get(key)
+    if prefix is None:
+        prefix = _prefix(status, headers)
+        if len(_PREFIXES) >= _MAX_PREFIXES:
+            _PREFIXES.clear()
+        _PREFIXES[key] = prefix
+    if length is not None:
+        tail = b"content-length: %d\r\n" % length
+    elif chunked:
+        tail = b"transfer-encoding: chunked\r\n"
+    elif not close:
+        raise ValueError("a body delimited by closing needs close=True")
+    else:
+        tail = b""
+    return prefix + tail + (b"connection: close\r\n\r\n" if close else b"\r\n")
+
+
+def _prefix(status: int, headers: Sequence[tuple[str, str]]) -> bytes:
+    """The status line and the caller's headers, checked."""
     line = _STATUS_LINES.get(status)
     if line is None:
         if not 100 <= status <= 599:
@@ -58,15 +82,6 @@ def response_head(
         if name.lower() in _FRAMING:
             raise ValueError(f"framing header {name!r} is computed by the connection")
         parts.append(f"{name}: {value}\r\n")
-    if length is not None:
-        parts.append(f"content-length: {length}\r\n")
-    elif chunked:
-        parts.append("transfer-encoding: chunked\r\n")
-    elif not close:
-        raise ValueError("a body delimited by closing needs close=True")
-    if close:
-        parts.append("connection: close\r\n")
-    parts.append("\r\n")
     return line + "".join(parts).encode("latin-1")
 
 

@@ -7,6 +7,7 @@ import trio
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection
 from mcp_trio.transports.http.endpoint import Endpoint
+from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.http.shared import McpServer
 from mcp_trio.transports.lean_socket import LeanSocketStream
 
@@ -40,14 +41,21 @@ async def serve_http(
     for listener in listeners:
         listener.socket.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)
     bound_host, bound_port = listeners[0].socket.getsockname()[:2]
+    connections = OpenConnections(config.keep_alive_timeout, config.keep_alive_sweep_interval)
     async with trio.open_nursery() as nursery:
         endpoint = Endpoint(server, config, path, bound_host, bound_port, nursery)
         try:
 
             async def serve_connection(stream: trio.SocketStream) -> None:
-                await HttpConnection(LeanSocketStream(stream.socket), config).serve(endpoint)
+                connection = HttpConnection(LeanSocketStream(stream.socket), config)
+                connections.add(connection)
+                try:
+                    await connection.serve(endpoint)
+                finally:
+                    connections.discard(connection)
 
             nursery.start_soon(endpoint.registry.sweep_forever)
+            nursery.start_soon(connections.reap_forever)
             await nursery.start(trio.serve_listeners, serve_connection, listeners)
             task_status.started((bound_host, bound_port))
             await trio.sleep_forever()
