@@ -4,8 +4,8 @@ Theory of operation: responses are ours to write (requests may come through h11 
 response must not depend on which), so the rules h11 would enforce on the way out live here: the framing
 header is always computed, never taken from a caller (``Content-Length`` for a known body, chunked for a stream
 to an HTTP/1.1 client, end-of-connection for a stream to an HTTP/1.0 one); ``Connection: close`` goes out
-whenever the connection will close; header names must be tokens and values must not contain CR, LF or NUL, so
-a value from configuration or a peer can never split the response.
+whenever the connection will close; header names must be tokens and values must not contain control characters
+(CR, LF, NUL...; HTAB is fine), so a value from configuration or a peer can never split the response.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ _STATUS_LINES: Final = {
     status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode("ascii") for status in HTTPStatus
 }
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_UNSAFE_VALUE: Final = re.compile(r"[\r\n\x00]")
+#: Control characters other than HTAB (CR/LF would split the response; the rest make peers reject it).
+_UNSAFE_VALUE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding", "connection"})
 #: Checked and encoded status line + headers by ``(status, headers)``: most responses repeat a few shapes.
 #: Bounded (values such as session ids vary): when full it starts over.
@@ -48,7 +49,8 @@ def response_head(
             needs ``close``.
 
     Raises:
-        ValueError: a bad status, a header name that is not a token, a value with CR/LF/NUL, or a framing header.
+        ValueError: a bad status, a header name that is not a token, a value with a control character, or a framing
+            header.
     """
     key = (status, tuple(headers))
     prefix = _PREFIXES.get(key)
