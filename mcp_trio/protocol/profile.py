@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from mcp_trio.protocol.types import Implementation, ServerCapabilities
+from mcp_trio.protocol.types import Implementation, ServerCapabilities, capability_enabled
 from mcp_trio.protocol.versions import LEGACY_VERSIONS, MODERN_VERSIONS
 
 __all__ = ["ServerProfile"]
@@ -30,3 +30,12 @@ class ServerProfile:
     legacy_versions: tuple[str, ...] = LEGACY_VERSIONS
     modern_versions: tuple[str, ...] = MODERN_VERSIONS
     default_log_level: str | None = "info"
+    _offered: dict[str, bool] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+
+    def offers(self, path: str) -> bool:
+        """Whether the server declares the capability at ``path`` (``capability_enabled``), remembered per path:
+        every request asks, and a profile's capabilities never change (the server builds a new profile)."""
+        offered = self._offered.get(path)
+        if offered is None:
+            offered = self._offered[path] = capability_enabled(self.capabilities, path)
+        return offered

@@ -105,8 +105,25 @@ def _method_for_server(name: str, era: str) -> MethodSpec:
 
 def _check_server_capability(profile: ServerProfile, spec: MethodSpec, era: Era) -> None:
     needed = spec.server_capability_for(era)
-    if needed is not None and not capability_enabled(profile.capabilities, needed):
+    if needed is not None and not profile.offers(needed):
         raise MethodNotFound(f"method not found: {spec.name} (this server does not offer {needed})")
+
+
+#: Per (method, era) a client may call: its spec and the server and client capability gates. Filled on first
+#: use, and only for known methods, so it is bounded by the method table.
+_MODERN_ROUTES: Final[dict[str, tuple[MethodSpec, str | None, str | None]]] = {}
+
+
+def _modern_route(name: str) -> tuple[MethodSpec, str | None, str | None]:
+    route = _MODERN_ROUTES.get(name)
+    if route is None:
+        spec = _method_for_server(name, "modern")
+        route = _MODERN_ROUTES[name] = (
+            spec,
+            spec.server_capability_for("modern"),
+            spec.client_capability_for("modern"),
+        )
+    return route
 
 
 def accept_modern_request(profile: ServerProfile, request: Request) -> RequestReceived:
@@ -118,11 +135,11 @@ def accept_modern_request(profile: ServerProfile, request: Request) -> RequestRe
     Raises:
         McpError: the error to answer with (its ``http_status`` is the HTTP status to use).
     """
-    spec = _method_for_server(request.method, "modern")
-    _check_server_capability(profile, spec, "modern")
+    spec, offered, needed = _modern_route(request.method)
+    if offered is not None and not profile.offers(offered):
+        raise MethodNotFound(f"method not found: {spec.name} (this server does not offer {offered})")
     params = decode_params(spec, request.params)
     meta = read_modern_meta(getattr(params, "meta", UNSET), profile.modern_versions)
-    needed = spec.client_capability_for("modern")
     if needed is not None and not capability_enabled(meta.client_capabilities, needed):
         raise MissingClientCapability(
             f"{spec.name} needs the client capability {needed!r} in _meta", nested_capability(needed)
