@@ -5,7 +5,9 @@
 * ``EventStore`` / ``InMemoryEventStore``: where legacy SSE events wait for a resume.
 * ``AuthSettings``, ``TokenVerifier``, ``StaticTokenVerifier``, ``AccessToken``: OAuth resource-server auth.
 
-Module map: ``connection`` (one HTTP/1.1 connection, h11), ``endpoint`` (routing and checks), ``modern``
+Module map: ``connection`` (one HTTP/1.1 connection), ``request_head`` (the strict plain-request fast path; h11
+reads every other request), ``response_head`` (response serialisation), ``idle`` (open connections and the
+keep-alive reaper), ``endpoint`` (routing and checks), ``modern``
 (stateless 2026-07-28), ``legacy`` and ``sessions`` (2025-x sessions, resumable streams), ``sse`` (response
 streams), ``event_store``, ``headers`` (negotiation, SEP-2243 routing headers), ``security`` (Host/Origin),
 ``auth``, ``config``, ``server`` (the accept loop).
