@@ -96,34 +96,27 @@ def _progress_token(params: Any) -> ProgressToken | None:
     return None
 
 
-def _method_for_server(name: str, era: str) -> MethodSpec:
-    spec = METHODS.get(name)
-    if spec is None or spec.kind != "request" or spec.direction == "server_to_client" or era not in spec.eras:
-        raise MethodNotFound(f"method not found: {name}")
-    return spec
+#: Per method and era a client may call: its spec, then the server and the client capability that gate it.
+#: Filled on first use, and only for known methods, so it is bounded by the method table.
+_ROUTES: Final[dict[tuple[str, Era], tuple[MethodSpec, str | None, str | None]]] = {}
 
 
-def _check_server_capability(profile: ServerProfile, spec: MethodSpec, era: Era) -> None:
-    needed = spec.server_capability_for(era)
-    if needed is not None and not profile.offers(needed):
-        raise MethodNotFound(f"method not found: {spec.name} (this server does not offer {needed})")
+def _route(profile: ServerProfile, name: str, era: Era) -> tuple[MethodSpec, str | None]:
+    """The spec of a method the client may call on ``era``'s wire and its client-capability gate.
 
-
-#: Per (method, era) a client may call: its spec and the server and client capability gates. Filled on first
-#: use, and only for known methods, so it is bounded by the method table.
-_MODERN_ROUTES: Final[dict[str, tuple[MethodSpec, str | None, str | None]]] = {}
-
-
-def _modern_route(name: str) -> tuple[MethodSpec, str | None, str | None]:
-    route = _MODERN_ROUTES.get(name)
+    Raises:
+        MethodNotFound: unknown, not a client request on this wire, or gated by a capability we do not offer.
+    """
+    route = _ROUTES.get((name, era))
     if route is None:
-        spec = _method_for_server(name, "modern")
-        route = _MODERN_ROUTES[name] = (
-            spec,
-            spec.server_capability_for("modern"),
-            spec.client_capability_for("modern"),
-        )
-    return route
+        spec = METHODS.get(name)
+        if spec is None or spec.kind != "request" or spec.direction == "server_to_client" or era not in spec.eras:
+            raise MethodNotFound(f"method not found: {name}")
+        route = _ROUTES[name, era] = (spec, spec.server_capability_for(era), spec.client_capability_for(era))
+    spec, offered, needed = route
+    if offered is not None and not profile.offers(offered):
+        raise MethodNotFound(f"method not found: {name} (this server does not offer {offered})")
+    return spec, needed
 
 
 def accept_modern_request(profile: ServerProfile, request: Request) -> RequestReceived:
@@ -135,9 +128,7 @@ def accept_modern_request(profile: ServerProfile, request: Request) -> RequestRe
     Raises:
         McpError: the error to answer with (its ``http_status`` is the HTTP status to use).
     """
-    spec, offered, needed = _modern_route(request.method)
-    if offered is not None and not profile.offers(offered):
-        raise MethodNotFound(f"method not found: {spec.name} (this server does not offer {offered})")
+    spec, needed = _route(profile, request.method, "modern")
     params = decode_params(spec, request.params)
     meta = read_modern_meta(getattr(params, "meta", UNSET), profile.modern_versions)
     if needed is not None and not capability_enabled(meta.client_capabilities, needed):
@@ -222,8 +213,7 @@ class ServerSession(msgspec.Struct, PeerRequests, gc=False):
             )
         if method == "initialize":
             raise InvalidRequest("session already initialized")
-        spec = _method_for_server(method, "legacy")
-        _check_server_capability(self.profile, spec, "legacy")
+        spec, _ = _route(self.profile, method, "legacy")
         params = decode_params(spec, request.params)
         if method == "ping":
             return Answered(Response(request.id, _EMPTY_RESULT))
