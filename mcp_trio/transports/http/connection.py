@@ -275,8 +275,7 @@ class HttpConnection:
             return buffer[:need]
         config = self.config
         if need > config.max_body_bytes:
-            await self.send_error(413, MessageTooLarge(f"body over {config.max_body_bytes} bytes"), close=True)
-            return None
+            return await self._refuse_body(413)
         chunks = [buffer]
         size = len(buffer)
         with trio.move_on_after(config.body_timeout) as timer:
@@ -287,8 +286,7 @@ class HttpConnection:
                 chunks.append(data)
                 size += len(data)
         if timer.cancelled_caught:
-            await self.send_error(408, InvalidRequest("request body not received in time"), close=True)
-            return None
+            return await self._refuse_body(408)
         data = b"".join(chunks)
         self._buffer = data[need:]
         self._body_left = 0
@@ -314,20 +312,27 @@ class HttpConnection:
                 with trio.move_on_at(deadline) as timer:
                     data = await self._receive()
                 if timer.cancelled_caught:
-                    await self.send_error(408, InvalidRequest("request body not received in time"), close=True)
-                    return None
+                    return await self._refuse_body(408)
                 h.receive_data(data)
             elif isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > limit:
-                    await self.send_error(413, MessageTooLarge(f"body over {limit} bytes"), close=True)
-                    return None
+                    return await self._refuse_body(413)
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 self._settle_request()
                 return b"".join(chunks)
             else:
                 raise _Gone
+
+    async def _refuse_body(self, status: int) -> bytes | None:
+        """Answer a body that is too large (413) or too slow (408), and close; ``None`` is ``read_body``'s answer."""
+        if status == 413:
+            error: McpError = MessageTooLarge(f"body over {self.config.max_body_bytes} bytes")
+        else:
+            error = InvalidRequest("request body not received in time")
+        await self.send_error(status, error, close=True)
+        return None
 
     def declared_length(self, request: HttpRequest) -> int | None:
         value = request.headers.get("content-length")
