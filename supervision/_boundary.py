@@ -4,6 +4,24 @@ from __future__ import annotations
 
 import trio
 
+#: What a supervisor never treats as a child's failure: its own cancellation, and the process being told to stop.
+PASS_THROUGH: tuple[type[BaseException], ...] = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def split_exit(exc: BaseException) -> tuple[BaseException | None, BaseException | None]:
+    """Split what a child raised into ``(failure, passing)``.
+
+    ``failure`` is what counts as the child's abnormal exit: any exception, including ``BaseException``
+    subclasses that libraries define, and the non-cancellation part of a group. ``passing`` is what must keep
+    propagating (``PASS_THROUGH``, alone or as the cancellation part of a group). Either may be ``None``.
+    """
+    if isinstance(exc, PASS_THROUGH):
+        return None, exc
+    if isinstance(exc, BaseExceptionGroup):
+        passing, failure = exc.split(PASS_THROUGH)
+        return failure, passing
+    return exc, None
+
 
 def single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
     """The one meaningful exception in ``group``, ignoring ``trio.Cancelled``; ``None`` if not exactly one.

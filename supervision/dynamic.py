@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from ._boundary import single_error
+from ._boundary import single_error, split_exit
 from ._common import SupervisorBase
 from .errors import (
     FailedToStartChild,
@@ -109,6 +109,28 @@ class ChildHandle:
 
     def __repr__(self) -> str:
         return f"<ChildHandle {self.id} of {self._owner.name!r} running={self.running}>"
+
+    def describe(self) -> str:
+        """The id, followed by the ready value when there is one (how logs name the child)."""
+        value = self.value
+        if value is None:
+            return self.id
+        try:
+            shown = repr(value)
+        except Exception:  # noqa: BLE001 - a value whose repr fails must not break the log line about its failure
+            shown = f"<{type(value).__name__}>"
+        return f"{self.id} ({shown})"
+
+    def cancel(self) -> None:
+        """Ask the child to stop, without waiting for it (``terminate_child`` waits); it is never restarted.
+
+        Raises:
+            RuntimeError: the supervisor was made with ``terminable=False`` (children have no scope of their own).
+        """
+        if self._scope is None:
+            raise RuntimeError(f"supervisor {self._owner.name!r} was made with terminable=False")
+        self._state |= _STOPPING
+        self._scope.cancel()
 
     def started(self, value: object = None) -> None:
         """Called by the child when it is ready (the ``task_status`` protocol)."""
@@ -317,10 +339,10 @@ class DynamicSupervisor(SupervisorBase):
             assert handle._scope is not None
             with handle._scope:
                 await handle._fn(*handle._args, task_status=handle)
-        except Exception as exc:
+        except BaseException as exc:
             if not handle._state & _READY:
                 raise
-            self._restart_delay(handle, ExitClass.SHUTDOWN if isinstance(exc, Shutdown) else ExitClass.ABNORMAL, exc)
+            self._account(handle, exc)
         else:
             if not handle._state & _READY:
                 raise self._not_ready(handle)
@@ -336,20 +358,52 @@ class DynamicSupervisor(SupervisorBase):
         del task_status
         try:
             await handle._fn(*handle._args, task_status=handle)
-        except trio.Cancelled:
-            if handle._state & _READY:
-                self._restart_delay(handle, ExitClass.SHUTDOWN, None)
-            raise
-        except Exception as exc:
+        except BaseException as exc:
             if not handle._state & _READY:
                 raise
-            self._restart_delay(handle, ExitClass.SHUTDOWN if isinstance(exc, Shutdown) else ExitClass.ABNORMAL, exc)
+            self._account(handle, exc)
         else:
             if not handle._state & _READY:
                 raise self._not_ready(handle)
             self._restart_delay(handle, ExitClass.NORMAL, None)
         finally:
             self._forget(handle)
+
+    async def _run_spawned(self, handle: ChildHandle) -> None:
+        """The runner for ``start_child_nowait``: the child counted as started when it was spawned."""
+        try:
+            scope = handle._scope
+            if scope is None:
+                await handle._fn(*handle._args)
+            else:
+                with scope:
+                    await handle._fn(*handle._args)
+                if scope.cancelled_caught:
+                    self._restart_delay(handle, ExitClass.SHUTDOWN, None)
+                    return
+        except BaseException as exc:  # noqa: BLE001 - _account re-raises what must propagate
+            self._account(handle, exc)
+        else:
+            self._restart_delay(handle, ExitClass.NORMAL, None)
+        finally:
+            self._forget(handle)
+
+    def _account(self, handle: ChildHandle, exc: BaseException) -> None:
+        """Count what a ready temporary child raised, then re-raise what must keep propagating.
+
+        A failure (any exception, ``BaseException`` subclasses included) is its abnormal exit and goes no
+        further, so one child can never take its siblings down; cancellation and ``KeyboardInterrupt`` /
+        ``SystemExit`` propagate after being counted as a shutdown.
+        """
+        failure, passing = split_exit(exc)
+        if failure is not None:
+            self._restart_delay(
+                handle, ExitClass.SHUTDOWN if isinstance(failure, Shutdown) else ExitClass.ABNORMAL, failure
+            )
+        elif isinstance(passing, trio.Cancelled):
+            self._restart_delay(handle, ExitClass.SHUTDOWN, None)
+        if passing is not None:
+            raise passing
 
     def _not_ready(self, handle: ChildHandle) -> Exception:
         if handle._scope is not None and handle._scope.cancelled_caught:
@@ -379,16 +433,15 @@ class DynamicSupervisor(SupervisorBase):
                         raise self._not_ready(handle)
                     else:
                         error = self._not_ready(handle)
-                except Shutdown as exc:
-                    if first and not handle._state & _READY:
+                except BaseException as exc:
+                    failure, passing = split_exit(exc)
+                    if passing is not None or (first and not handle._state & _READY):
+                        if failure is not None and passing is not None and handle._state & _READY:
+                            self._restart_delay(handle, ExitClass.ABNORMAL, failure)
                         raise
-                    exit_class = ExitClass.SHUTDOWN if handle._state & _READY else None
-                    error = exc
-                except Exception as exc:
-                    if first and not handle._state & _READY:
-                        raise
-                    exit_class = ExitClass.ABNORMAL if handle._state & _READY else None
-                    error = exc
+                    kind = ExitClass.SHUTDOWN if isinstance(failure, Shutdown) else ExitClass.ABNORMAL
+                    exit_class = kind if handle._state & _READY else None
+                    error = failure
                 first = False
                 next_delay = self._restart_delay(handle, exit_class, error)
                 if next_delay is None:
@@ -408,7 +461,7 @@ class DynamicSupervisor(SupervisorBase):
             if stopping:
                 return None
             self._counters.start_failures += 1
-            logger.error("restart of child %s of supervisor %r failed", handle.id, self.name, exc_info=error)
+            logger.error("restart of child %s of supervisor %r failed", handle.describe(), self.name, exc_info=error)
             self._emit(EventKind.START_FAILED, handle.id, error=error)
             wanted = True  # OTP retries a failed restart whatever the restart type
         else:
@@ -416,7 +469,7 @@ class DynamicSupervisor(SupervisorBase):
             if exit_class is ExitClass.ABNORMAL:
                 logger.error(
                     "child %s of supervisor %r exited abnormally%s",
-                    handle.id,
+                    handle.describe(),
                     self.name,
                     " while being stopped" if stopping else "",
                     exc_info=error,
@@ -480,10 +533,44 @@ class DynamicSupervisor(SupervisorBase):
             await self._nursery.start(self._runner_fn, handle, name=self._task_name)
         except SupervisorClosed:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            failure, passing = split_exit(exc)
+            if failure is None or passing is not None:
+                raise
             self._counters.start_failures += 1
-            self._emit(EventKind.START_FAILED, handle.id, error=exc)
-            raise FailedToStartChild(handle.id, exc) from exc
+            self._emit(EventKind.START_FAILED, handle.id, error=failure)
+            raise FailedToStartChild(handle.id, failure) from failure
+        return handle
+
+    def start_child_nowait(
+        self, fn: Callable[..., Awaitable[object]], *args: object, value: object = None
+    ) -> ChildHandle:
+        """Run ``fn(*args)`` as a new child at once, with no readiness handshake; return its handle.
+
+        For temporary children that are ready the moment they exist (a connection, a request): it is counted
+        as started now and ``fn`` gets no ``task_status``. ``value`` stands for what ``started()`` would have
+        passed (it names the child in logs). Cheaper than ``start_child``: no ``nursery.start`` round trip.
+
+        Raises:
+            MaxChildrenError: ``max_children`` children are already live.
+            SupervisorClosed: the supervisor is not running.
+            RuntimeError: the supervisor's children are not temporary (a restart needs the handshake).
+        """
+        if self._state != _RUNNING or self._nursery is None:
+            raise SupervisorClosed(f"supervisor {self.name!r} is not running ({self._state})")
+        if self.restart is not Restart.TEMPORARY:
+            raise RuntimeError("start_child_nowait is for temporary children (a restart needs task_status)")
+        if self.max_children is not None and len(self._children) >= self.max_children:
+            raise MaxChildrenError(f"supervisor {self.name!r} already has max_children={self.max_children}")
+        scope = trio.CancelScope(shield=True) if self.terminable else None
+        handle = ChildHandle(self, next(self._serials), fn, args, scope)
+        handle._state = _READY
+        handle.value = value
+        self._children.add(handle)
+        self._nursery.start_soon(self._run_spawned, handle, name=self._task_name)
+        self._counters.starts += 1
+        if self._events:
+            self._emit(EventKind.STARTED, handle.id)
         return handle
 
     async def terminate_child(self, handle: ChildHandle) -> None:

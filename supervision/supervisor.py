@@ -31,7 +31,7 @@ from typing import Any
 
 import trio
 
-from ._boundary import single_error
+from ._boundary import single_error, split_exit
 from ._common import SupervisorBase
 from .errors import (
     ChildRunningError,
@@ -240,14 +240,16 @@ class Supervisor(SupervisorBase):
                     raise SupervisorClosed(f"supervisor {self.name!r} stopped while {spec.id!r} was starting")
                 raise RuntimeError(f"child {spec.id!r} returned without calling task_status.started()")
             exit_class = ExitClass.SHUTDOWN if run.scope.cancelled_caught else ExitClass.NORMAL
-        except Shutdown as exc:
-            if not run.ready:
+        except BaseException as exc:
+            failure, passing = split_exit(exc)
+            if failure is None or not run.ready:
                 raise
-            exit_class, error = ExitClass.SHUTDOWN, exc
-        except Exception as exc:
-            if not run.ready:
-                raise
-            exit_class, error = ExitClass.ABNORMAL, exc
+            exit_class = ExitClass.SHUTDOWN if isinstance(failure, Shutdown) else ExitClass.ABNORMAL
+            if passing is not None:  # failed while being cancelled: count the failure, let the cancellation go on
+                run.done.set()
+                self._exited(run, exit_class, failure)
+                raise passing from None
+            error = failure
         finally:
             run.done.set()
         self._exited(run, exit_class, error)
@@ -286,16 +288,16 @@ class Supervisor(SupervisorBase):
         except SupervisorClosed:
             child.run = None
             raise
-        except Exception as exc:
+        except BaseException as exc:
             child.run = None
-            child.last_error = exc
+            failure, passing = split_exit(exc)
+            if failure is None or passing is not None:
+                raise
+            child.last_error = failure
             self._counters.start_failures += 1
-            logger.error("child %r of supervisor %r failed to start", child.spec.id, self.name, exc_info=exc)
-            self._emit(EventKind.START_FAILED, child.spec.id, error=exc)
-            raise FailedToStartChild(child.spec.id, exc) from exc
-        except BaseException:
-            child.run = None
-            raise
+            logger.error("child %r of supervisor %r failed to start", child.spec.id, self.name, exc_info=failure)
+            self._emit(EventKind.START_FAILED, child.spec.id, error=failure)
+            raise FailedToStartChild(child.spec.id, failure) from failure
         finally:
             self._starting.discard(run)
         child.restarting = False
