@@ -41,6 +41,7 @@ from mcp_trio.protocol.errors import (
     LocalProtocolError,
     McpError,
     MethodNotFound,
+    describe_decode_error,
 )
 from mcp_trio.protocol.events import (
     Answered,
@@ -169,7 +170,7 @@ def _decode_as(kind: type, method: str, result: Any) -> Any:
             return decoder_for(kind).decode(result)
         return msgspec.convert(result, kind)
     except DECODE_ERRORS as exc:
-        raise InvalidParams(f"invalid result for {method}: {exc}") from None
+        raise InvalidParams(f"invalid result for {method}: {describe_decode_error(exc)}") from None
 
 
 class ClientSession(msgspec.Struct, PeerRequests, kw_only=True, gc=False):
@@ -545,7 +546,7 @@ class ClientSession(msgspec.Struct, PeerRequests, kw_only=True, gc=False):
             if info is not None:
                 try:
                     self.server_info = msgspec.convert(info, Implementation)
-                except msgspec.ValidationError:
+                except DECODE_ERRORS:
                     self.server_info = None
             self.instructions = result.instructions if isinstance(result.instructions, str) else None
         return ResponseReceived(response.id, method, result)
@@ -559,7 +560,7 @@ class ClientSession(msgspec.Struct, PeerRequests, kw_only=True, gc=False):
         try:
             result_type = _result_type(result)
         except DECODE_ERRORS as exc:
-            raise InvalidParams(f"invalid result for {spec.name}: {exc}") from None
+            raise InvalidParams(f"invalid result for {spec.name}: {describe_decode_error(exc)}") from None
         if result_type == "complete":
             return decode_result(spec, result)
         if result_type == "input_required":

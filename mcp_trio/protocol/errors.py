@@ -49,9 +49,43 @@ __all__ = [
     "DECODE_ERRORS",
 ]
 
-#: What decoding untrusted JSON can raise: msgspec's errors, and ``UnicodeDecodeError`` for invalid UTF-8 inside a
-#: string (msgspec raises it as it is). Every place that decodes bytes from a peer catches this tuple.
-DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
+#: Everything decoding or converting a peer's data can raise. Every place that decodes bytes or converts values
+#: from a peer catches this tuple, so no input can escape as an exception that kills a connection or the server:
+#:
+#: * ``ValueError``: the base of msgspec's ``DecodeError`` (malformed JSON) and ``ValidationError`` (wrong shape,
+#:   a number out of range), of ``UnicodeDecodeError`` (invalid UTF-8 inside a string: msgspec raises it as it
+#:   is), ``UnicodeEncodeError`` and ``binascii.Error`` (base64 of a peer's token), and of the int-to-str limit
+#:   (formatting a peer's integer of more than 4300 digits, which an ``Any`` field converted in memory can hold).
+#: * ``RecursionError``: msgspec decodes, skips and converts nested values recursively and gives up at the
+#:   interpreter's recursion limit, so ``[[[[...`` a few thousand levels deep raises it, wherever it sits.
+#: * ``OverflowError``: CPython's numeric conversions (float to int, dates) raise it rather than ``ValueError``;
+#:   msgspec 0.23 maps its own range errors to ``ValidationError``, but a ``__post_init__`` may still hit it.
+#: * ``MemoryError``: a message within the size cap can still expand many times over when decoded (a 4 MiB
+#:   line of ``[],`` is about a million lists); unwinding frees what was built, so refusing that one message
+#:   keeps the process, and every other session in it, alive.
+#:
+#: ``TypeError`` is not here: msgspec reports a value of the wrong type as ``ValidationError``, so a
+#: ``TypeError`` means a type *we* passed is unsupported, a bug that must not be answered as the peer's error.
+#: Catching this tuple costs nothing on the success path.
+DECODE_ERRORS: Final = (ValueError, RecursionError, OverflowError, MemoryError)
+#: Package-internal: the part of ``DECODE_ERRORS`` that means "refused at a limit", not "malformed". The JSON text
+#: may well be valid (RFC 8259 section 9 lets a parser limit nesting depth and size); we stopped reading it.
+LIMIT_ERRORS: Final = (RecursionError, MemoryError)
+
+
+def describe_decode_error(exc: BaseException) -> str:
+    """Package-internal: what a ``DECODE_ERRORS`` failure tells the peer.
+
+    msgspec's own message (it names the path, ``... - at `$.arguments.text```), or what a limit means; never
+    the interpreter's wording for an exception the peer caused but did not write.
+    """
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "JSON too large to decode"
+    if isinstance(exc, msgspec.MsgspecError | UnicodeError):
+        return str(exc)
+    return f"unsupported value ({type(exc).__name__})"
 
 
 class ErrorCode(IntEnum):
@@ -182,14 +216,42 @@ def error_from_exception(exc: BaseException) -> McpError:
     """Map any exception to the ``McpError`` the peer should see; the only place this mapping lives.
 
     ``McpError`` passes through. A msgspec validation failure of params is -32602 with msgspec's precise
-    message; anything else is -32603 with a generic message, since internals must not leak to peers.
+    message; a ``RemoteError`` (the peer answered one of our requests with an error) is -32603 that names it,
+    with the original in ``data.remoteError``; anything else is -32603 with a generic message, since internals
+    must not leak to peers.
+
+    Never raises: it runs in the handler of last resort. It calls no method a foreign exception may override
+    (``__str__``, properties): an exception that misbehaves becomes -32603, as does an ``McpError`` whose code
+    or message could not be encoded.
     """
-    if isinstance(exc, McpError):
-        return exc
-    if isinstance(exc, msgspec.ValidationError):
-        return InvalidParams(f"invalid params: {exc}")
-    if isinstance(exc, msgspec.DecodeError):
-        return ParseError(f"parse error: {exc}")
-    if isinstance(exc, RemoteError):
-        return McpError(exc.message, exc.data, code=exc.code)
+    try:
+        if isinstance(exc, McpError):
+            if isinstance(exc.code, int) and isinstance(exc.message, str):
+                return exc
+        elif isinstance(exc, msgspec.ValidationError):
+            return InvalidParams(f"invalid params: {_message_of(exc)}")
+        elif isinstance(exc, msgspec.DecodeError):
+            return ParseError(f"parse error: {_message_of(exc)}")
+        elif isinstance(exc, RemoteError):
+            # The peer's error answered one of *our* requests (an elicitation, a sampling call, a request to
+            # another server): relaying its code as the answer to a different request would misname what
+            # failed (-32601 would say the client's own method does not exist), so it is -32603 naming it.
+            code, message = exc.code, exc.message
+            if type(code) is int and type(message) is str:
+                remote: dict[str, Any] = {"code": code, "message": message}
+                if exc.data is not msgspec.UNSET:
+                    remote["data"] = exc.data
+                return InternalError(
+                    f"a request of ours was answered with an error: {message} ({code})", {"remoteError": remote}
+                )
+    except Exception:  # noqa: BLE001  # a hostile exception must not break the answer to it
+        pass
     return InternalError("internal error")
+
+
+def _message_of(exc: BaseException) -> str:
+    """The exception's message without calling its ``__str__``: the first argument if it is a plain string."""
+    args = BaseException.__dict__["args"].__get__(exc)
+    if type(args) is tuple and len(args) == 1 and type(args[0]) is str:
+        return args[0]
+    return type(exc).__name__

@@ -6,17 +6,33 @@ method-specific decoding happens later, only once the method is known. The envel
 ``Request``, ``Notification``, ``Response`` or ``ErrorResponse``. Every way this can fail is an ``McpError``
 carrying the request id when one could be read, so the caller can always answer.
 
+Hostile input: -32700 means the bytes are not JSON (syntax, invalid UTF-8, a lone surrogate escape, a BOM,
+``NaN``). -32600 means JSON we will not take as a message: the wrong shape, or over a limit RFC 8259 section 9
+lets a parser set: nesting deeper than the interpreter's recursion limit (msgspec recurses per level), a number
+out of range (an integer of more than 4300 digits, ``1e999``). Past a limit we stopped reading, so we cannot say
+the text is malformed; and a deep ``params`` usually follows a readable id, which -32600 then echoes. No
+failure path re-decodes the whole message into Python objects: the fallbacks only skip over it, or match the
+scalar members before the first nested one, so a refused message costs no more than an accepted one.
+
 Outgoing messages use ``jsonrpc`` as the msgspec tag: it is always emitted first and never omitted.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, TypeAlias
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidRequest, McpError, ParseError
+from mcp_trio.protocol.errors import (
+    DECODE_ERRORS,
+    LIMIT_ERRORS,
+    InvalidRequest,
+    McpError,
+    ParseError,
+    describe_decode_error,
+)
 
 __all__ = [
     "RequestId",
@@ -84,10 +100,29 @@ class _Envelope(msgspec.Struct, gc=False):
     error: Raw | UnsetType = UNSET
 
 
+class _IdPeek(msgspec.Struct, gc=False):
+    """Only the id, kept raw: decoding into this skips every other member without building it."""
+
+    id: Raw | UnsetType = UNSET
+
+
 _envelope_decoder: Final = msgspec.json.Decoder(_Envelope)
 _batch_decoder: Final = msgspec.json.Decoder(list[Raw])
 _error_object_decoder: Final = msgspec.json.Decoder(ErrorObject)
+_id_peek_decoder: Final = msgspec.json.Decoder(_IdPeek)
+_id_decoder: Final = msgspec.json.Decoder(int | str)
 _encoder: Final = msgspec.json.Encoder()
+
+# A top-level "id" with only scalar members before it, matched without recursion or backtracking (possessive
+# and atomic groups) within the first _ID_SCAN_LIMIT bytes: how the id of a message too deep to decode is read.
+_WS: Final = rb"[ \t\n\r]*+"
+_STRING: Final = rb'"(?>[^"\\]++|\\.)*+"'
+_SCALAR_MEMBER: Final = _STRING + _WS + rb":" + _WS + rb"(?>" + _STRING + rb"|[-+.0-9A-Za-z]++)" + _WS + rb","
+_ID_PREFIX: Final = re.compile(
+    rb"(?s)" + _WS + rb"\{" + _WS + rb"(?>" + _SCALAR_MEMBER + _WS + rb")*?"
+    rb'"id"' + _WS + rb":" + _WS + rb"(" + _STRING + rb"|-?[0-9]++)" + _WS + rb"[,}]"
+)
+_ID_SCAN_LIMIT: Final = 64 * 1024
 
 
 def decode_message(data: bytes) -> Message | Batch:
@@ -95,7 +130,8 @@ def decode_message(data: bytes) -> Message | Batch:
 
     Raises:
         ParseError: not JSON (-32700).
-        InvalidRequest: JSON, but not a JSON-RPC message (-32600); ``request_id`` is set when readable.
+        InvalidRequest: JSON, but not a JSON-RPC message, or nested too deeply or with a number too large to
+            decode (-32600); ``request_id`` is set when readable.
     """
     try:
         envelope = _envelope_decoder.decode(data)
@@ -104,29 +140,34 @@ def decode_message(data: bytes) -> Message | Batch:
         if stripped[:1] == b"[":
             return _decode_batch(data)
         raise _invalid(f"invalid JSON-RPC message: {exc}", data) from None
+    except LIMIT_ERRORS as exc:
+        raise _over_limit(exc, data) from None
     except DECODE_ERRORS as exc:
-        raise ParseError(f"parse error: {exc}") from None
+        raise ParseError(f"parse error: {describe_decode_error(exc)}") from None
     return _classify(envelope, data)
 
 
 def _decode_batch(data: bytes) -> Batch:
     try:
         members = _batch_decoder.decode(data)
+    except LIMIT_ERRORS as exc:  # a batch has no id of its own to echo
+        raise InvalidRequest(f"invalid JSON-RPC batch: {describe_decode_error(exc)}") from None
     except DECODE_ERRORS as exc:  # ValidationError is a DecodeError: any failure is a parse error
-        raise ParseError(f"parse error: {exc}") from None
+        raise ParseError(f"parse error: {describe_decode_error(exc)}") from None
     if not members:
         raise InvalidRequest("empty batch")
     batch: Batch = []
     for raw in members:
+        member = bytes(raw)
+        if member.lstrip()[:1] == b"[":  # refused unread: [[[[...]]]] must not recurse through decode_message
+            batch.append(InvalidRequest("nested batch"))
+            continue
         try:
-            member = decode_message(bytes(raw))
+            decoded = decode_message(member)
         except McpError as error:
             batch.append(error)
             continue
-        if isinstance(member, list):
-            batch.append(InvalidRequest("nested batch"))
-        else:
-            batch.append(member)
+        batch.append(InvalidRequest("nested batch") if isinstance(decoded, list) else decoded)
     return batch
 
 
@@ -155,7 +196,7 @@ def _classify(envelope: _Envelope, data: bytes) -> Message:
         try:
             error = _error_object_decoder.decode(envelope.error)
         except DECODE_ERRORS as exc:
-            raise _with_id(InvalidRequest(f"invalid error object: {exc}"), id_) from None
+            raise _with_id(InvalidRequest(f"invalid error object: {describe_decode_error(exc)}"), id_) from None
         return ErrorResponse(id_, error)
     raise _with_id(InvalidRequest("message has no method, result or error"), id_)
 
@@ -167,14 +208,49 @@ def _with_id(error: McpError, id_: object) -> McpError:
 
 
 def _invalid(message: str, data: bytes) -> McpError:
-    """Build -32600 for a message that failed typed decoding, recovering its id the slow way if possible."""
+    """Build -32600 for a message that failed typed decoding, recovering its id the slow way if possible.
+
+    The envelope decoder stops at the first member of the wrong type, so the rest is checked here, by a decoder
+    that skips every member but ``id`` (building nothing): malformed text after the bad member is still -32700.
+    Like the envelope decoder, skipping does not check UTF-8 inside members it never reads.
+    """
     try:
-        loose = msgspec.json.decode(data)
+        peek = _id_peek_decoder.decode(data)
+    except msgspec.ValidationError:  # not an object (arrays are batches): a scalar, which cannot nest
+        not_an_object = InvalidRequest("a JSON-RPC message must be an object")
+        try:
+            msgspec.json.decode(data)
+        except msgspec.ValidationError:  # a number out of range: JSON, over a limit
+            return not_an_object
+        except DECODE_ERRORS:
+            return ParseError("parse error: invalid JSON")
+        return not_an_object
+    except LIMIT_ERRORS:
+        return _with_id(InvalidRequest(message), _peek_prefix_id(data))
     except DECODE_ERRORS:
         return ParseError("parse error: invalid JSON")
-    if not isinstance(loose, dict):
-        return InvalidRequest("a JSON-RPC message must be an object")
-    return _with_id(InvalidRequest(message), loose.get("id"))
+    return _with_id(InvalidRequest(message), _read_id(peek.id))
+
+
+def _over_limit(exc: BaseException, data: bytes) -> McpError:
+    """-32600 for JSON we refused to read on (too deep, too large), with the id if it precedes the problem."""
+    return _with_id(InvalidRequest(f"invalid JSON-RPC message: {describe_decode_error(exc)}"), _peek_prefix_id(data))
+
+
+def _read_id(raw: Raw | UnsetType) -> RequestId | None:
+    if raw is UNSET:
+        return None
+    try:
+        value: RequestId = _id_decoder.decode(raw)
+    except DECODE_ERRORS:  # a float, a bool, an integer too large: no id to echo
+        return None
+    return value
+
+
+def _peek_prefix_id(data: bytes) -> RequestId | None:
+    """The top-level id when only scalar members precede it, found in linear time without recursion."""
+    match = _ID_PREFIX.match(data, 0, _ID_SCAN_LIMIT)
+    return None if match is None else _read_id(Raw(match.group(1)))
 
 
 def request_id_of(error: McpError) -> RequestId | None:

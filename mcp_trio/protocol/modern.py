@@ -12,7 +12,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET
 
-from mcp_trio.protocol.errors import InvalidParams, UnsupportedProtocolVersion
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams, UnsupportedProtocolVersion, describe_decode_error
 from mcp_trio.protocol.events import ModernMeta
 from mcp_trio.protocol.types import LOGGING_LEVELS, ClientCapabilities, Implementation
 from mcp_trio.protocol.types import meta as meta_keys
@@ -49,6 +49,9 @@ def is_modern_meta(meta: object) -> bool:
 def read_modern_meta(meta: Any, supported: tuple[str, ...] = MODERN_VERSIONS) -> ModernMeta:
     """Validate a modern request's ``_meta`` and return what it declares.
 
+    ``_meta`` is a peer's free-form dict, so every value may be hostile (a list nested hundreds deep): only
+    scalars are ever formatted with ``repr`` or echoed, and converting a value can only fail as ``InvalidParams``.
+
     Raises:
         InvalidParams: ``_meta``, the protocol version or the client capabilities are missing or malformed.
         UnsupportedProtocolVersion: the version is not one we speak (-32022, with ``supported``/``requested``).
@@ -58,6 +61,8 @@ def read_modern_meta(meta: Any, supported: tuple[str, ...] = MODERN_VERSIONS) ->
     version = meta.get(META_PROTOCOL_VERSION)
     if version is None:
         raise InvalidParams(f"missing _meta[{META_PROTOCOL_VERSION!r}]")
+    if isinstance(version, list | dict):  # a scalar is echoed in -32022; a container may be too deep to repr
+        raise InvalidParams(f"invalid _meta[{META_PROTOCOL_VERSION!r}]: expected a string")
     if version not in supported:
         raise UnsupportedProtocolVersion(version, list(supported))
     raw_caps = meta.get(META_CLIENT_CAPABILITIES)
@@ -67,9 +72,10 @@ def read_modern_meta(meta: Any, supported: tuple[str, ...] = MODERN_VERSIONS) ->
         capabilities = msgspec.convert(raw_caps, ClientCapabilities)
         raw_info = meta.get(META_CLIENT_INFO)
         info = None if raw_info is None else msgspec.convert(raw_info, Implementation)
-    except msgspec.ValidationError as exc:
-        raise InvalidParams(f"invalid _meta: {exc}") from None
+    except DECODE_ERRORS as exc:
+        raise InvalidParams(f"invalid _meta: {describe_decode_error(exc)}") from None
     level = meta.get(META_LOG_LEVEL)
-    if level is not None and level not in LOG_LEVELS:
-        raise InvalidParams(f"invalid _meta[{META_LOG_LEVEL!r}]: {level!r}; expected one of {', '.join(LOG_LEVELS)}")
+    if level is not None and (not isinstance(level, str) or level not in LOG_LEVELS):
+        shown = repr(level) if isinstance(level, str) else "not a string"
+        raise InvalidParams(f"invalid _meta[{META_LOG_LEVEL!r}]: {shown}; expected one of {', '.join(LOG_LEVELS)}")
     return ModernMeta(protocol_version=version, client_capabilities=capabilities, client_info=info, log_level=level)

@@ -15,7 +15,7 @@ import secrets
 import struct
 from typing import Final
 
-from mcp_trio.protocol.errors import InvalidParams
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams
 
 __all__ = ["RequestStateSealer", "request_binding"]
 
@@ -70,10 +70,12 @@ class RequestStateSealer:
         Raises:
             InvalidParams: the token is malformed, tampered with, bound to another request, or expired.
         """
+        if not isinstance(token, str):  # the peer's echo: only a str can be a token we sealed
+            raise InvalidParams("invalid requestState")
         try:
             payload_b64, expiry_b64, mac_b64 = token.split(".")
             payload, expiry, mac = _unb64(payload_b64), _unb64(expiry_b64), _unb64(mac_b64)
-        except (ValueError, TypeError):
+        except DECODE_ERRORS:  # wrong part count, bad padding (binascii.Error), non-ASCII (UnicodeEncodeError)
             raise InvalidParams("invalid requestState") from None
         if len(mac) != _MAC_SIZE or len(expiry) != 8:
             raise InvalidParams("invalid requestState")

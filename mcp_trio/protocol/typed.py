@@ -1,7 +1,9 @@
 """Method-specific decoding of ``params`` and ``result``, with decoders built once per type.
 
 The envelope leaves ``params``/``result`` as ``msgspec.Raw``; these functions turn them into the method's
-struct and map every failure to -32602 with msgspec's precise path (``... at $.arguments.text``).
+struct and map every failure to -32602 with msgspec's precise path (``... at $.arguments.text``). Every failure
+is every exception in ``DECODE_ERRORS``: params nested too deeply to decode are a -32602 like any other, never
+an exception that escapes to the transport.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET
 
-from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams, describe_decode_error
 from mcp_trio.protocol.types import MethodSpec
 
 __all__ = ["decode_params", "decode_result", "decoder_for"]
@@ -44,14 +46,12 @@ def decode_params(spec: MethodSpec, params: Any) -> Any:
     else:  # already-decoded params (in-memory transports): validate by conversion
         try:
             return msgspec.convert(params, kind)
-        except msgspec.ValidationError as exc:
-            raise InvalidParams(f"invalid params for {spec.name}: {exc}") from None
+        except DECODE_ERRORS as exc:
+            raise InvalidParams(f"invalid params for {spec.name}: {describe_decode_error(exc)}") from None
     try:
         return decoder_for(kind).decode(raw)
-    except msgspec.ValidationError as exc:
-        raise InvalidParams(f"invalid params for {spec.name}: {exc}") from None
     except DECODE_ERRORS as exc:
-        raise InvalidParams(f"invalid params for {spec.name}: {exc}") from None
+        raise InvalidParams(f"invalid params for {spec.name}: {describe_decode_error(exc)}") from None
 
 
 def decode_result(spec: MethodSpec, result: Any) -> Any:
@@ -68,4 +68,4 @@ def decode_result(spec: MethodSpec, result: Any) -> Any:
             return decoder_for(kind).decode(result)
         return msgspec.convert(result, kind)
     except DECODE_ERRORS as exc:
-        raise InvalidParams(f"invalid result for {spec.name}: {exc}") from None
+        raise InvalidParams(f"invalid result for {spec.name}: {describe_decode_error(exc)}") from None

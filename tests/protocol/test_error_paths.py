@@ -233,8 +233,10 @@ def test_internal_errors_never_leak_details() -> None:
 def test_the_exception_mapping_keeps_codes() -> None:
     assert error_from_exception(msgspec.ValidationError("Expected `int`")).code == -32602
     assert error_from_exception(msgspec.DecodeError("truncated")).code == -32700
+    # A peer's error to one of our requests is not the answer to the request being served: -32603, naming it.
     remote = error_from_exception(RemoteError(-32042, "go to url", {"elicitations": []}))
-    assert (remote.code, remote.message, remote.data) == (-32042, "go to url", {"elicitations": []})
+    assert (remote.code, remote.message) == (-32603, "a request of ours was answered with an error: go to url (-32042)")
+    assert remote.data == {"remoteError": {"code": -32042, "message": "go to url", "data": {"elicitations": []}}}
     same = InvalidParams("x")
     assert error_from_exception(same) is same
 

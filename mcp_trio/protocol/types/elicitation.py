@@ -21,6 +21,8 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
+from mcp_trio.protocol.errors import DECODE_ERRORS, describe_decode_error
+
 from ._base import UNSET, NotificationParams, RequestParams, Result, TaskMetadata, UnsetType, WireModel
 
 __all__ = [
@@ -172,7 +174,12 @@ class ElicitRequestParams(RequestParams, kw_only=True):
         """
         if self.requested_schema is UNSET:
             raise msgspec.ValidationError("URL-mode elicitation has no requestedSchema")
-        return msgspec.convert(self.requested_schema, RequestedSchema)
+        try:
+            return msgspec.convert(self.requested_schema, RequestedSchema)
+        except msgspec.ValidationError:
+            raise
+        except DECODE_ERRORS as exc:  # the peer's schema, nested too deeply or with an unconvertible number
+            raise msgspec.ValidationError(describe_decode_error(exc)) from None
 
 
 class ElicitResult(Result, kw_only=True):

@@ -26,6 +26,8 @@ from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
 
+from mcp_trio.protocol.errors import DECODE_ERRORS, describe_decode_error
+
 from ._base import EmptyResult, NotificationParams, WireModel
 from .completion import CompleteParams, CompleteResult
 from .discover import DiscoverParams, DiscoverResult
@@ -381,6 +383,11 @@ def peek_result_type(data: bytes | str | msgspec.Raw) -> str:
     and ``CreateTaskResult`` (``"task"``) before decoding the whole result.
 
     Raises:
-        msgspec.DecodeError: ``data`` is not a JSON object.
+        msgspec.DecodeError: ``data`` is not a JSON object, or one we refuse (nested too deeply, too large).
     """
-    return _PROBE_DECODER.decode(data).result_type or "complete"
+    try:
+        return _PROBE_DECODER.decode(data).result_type or "complete"
+    except msgspec.DecodeError:
+        raise
+    except DECODE_ERRORS as exc:  # RecursionError from skipping a deep member: still only a msgspec error
+        raise msgspec.DecodeError(describe_decode_error(exc)) from None

@@ -15,6 +15,8 @@ from typing import TypeAlias
 
 import msgspec
 
+from mcp_trio.protocol.errors import DECODE_ERRORS, describe_decode_error
+
 from ._base import UNSET, Result, UnsetType, WireModel
 from .elicitation import ElicitRequestParams, ElicitResult
 from .roots import ListRootsParams, ListRootsResult
@@ -80,9 +82,15 @@ def decode_input_response(request: InputRequest, raw: msgspec.Raw | bytes) -> In
 
     Raises:
         msgspec.ValidationError: the value does not match the expected result type.
-        msgspec.DecodeError: the value is not JSON.
+        msgspec.DecodeError: the value is not JSON, or JSON we refuse (nested too deeply, too large): every
+            failure of the peer's bytes is a msgspec error, so callers need catch nothing else.
     """
-    decoded: InputResponse = _RESPONSE_DECODERS[type(request)].decode(raw)
+    try:
+        decoded: InputResponse = _RESPONSE_DECODERS[type(request)].decode(raw)
+    except msgspec.DecodeError:
+        raise
+    except DECODE_ERRORS as exc:
+        raise msgspec.DecodeError(describe_decode_error(exc)) from None
     return decoded
 
 

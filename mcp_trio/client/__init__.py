@@ -1,5 +1,0 @@
-"""The MCP client."""
-
-from __future__ import annotations
-
-__all__: list[str] = []

@@ -1,1 +1,0 @@
-"""Soak and stress scenarios (baseline, connection flood, message bombing, idle sessions), run from the CLI."""
