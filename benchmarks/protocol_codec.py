@@ -50,14 +50,19 @@ _INITIALIZE: Final = (
 
 
 def build_echo_server() -> Server:
-    """The server every benchmark serves: one synchronous ``echo`` tool, as in the peers' measurements."""
+    """The server every benchmark serves: one synchronous ``echo`` tool, as in the peers' measurements.
+
+    ``echo`` is pure, so it runs on the event loop (``blocking=False``), as the demo server's does;
+    ``echo_thread`` is the same function registered as a user's unmarked synchronous tool is, in a worker thread.
+    """
     server = Server("bench", "1.0.0")
 
     def echo(text: str) -> str:
         """Return ``text`` unchanged."""
         return text
 
-    server.add_tool(echo)
+    server.add_tool(echo, blocking=False)
+    server.add_tool(echo, name="echo_thread")
     return server
 
 

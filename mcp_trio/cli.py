@@ -6,7 +6,6 @@ The command line is a stable contract: subcommands and flags are only ever added
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import importlib
 import logging
@@ -17,6 +16,7 @@ from typing import Any
 import trio
 
 from mcp_trio import __version__
+from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener
 from mcp_trio.server.server import Server
 
 __all__ = ["main", "build_parser", "load_server", "parse_host_port"]
@@ -113,27 +113,33 @@ def load_server(target: str | None) -> Server:
 
 
 async def _serve(server: Server, args: argparse.Namespace) -> None:
-    async with trio.open_nursery() as nursery:
+    """Run the server's supervision tree with one listener per transport asked for."""
+    async with server.open_runtime() as runtime:
         for host, port in args.tcp:
-            bound = await nursery.start(server.serve_tcp, host, port)
-            print(f"mcp-trio: listening on tcp://{bound[0]}:{bound[1]}", file=sys.stderr, flush=True)
+            bound = await runtime.add_listener(TcpListener(host, port))
+            print(f"mcp-trio: listening on tcp://{_show(bound[0])}:{bound[1]}", file=sys.stderr, flush=True)
         for path in args.unix:
-            await nursery.start(server.serve_unix, path)
+            await runtime.add_listener(UnixListener(path))
             print(f"mcp-trio: listening on unix://{path}", file=sys.stderr, flush=True)
         for host, port, url_path in args.http:
-            bound = await nursery.start(functools.partial(server.serve_http, host, port, path=url_path))
-            shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-            print(f"mcp-trio: listening on http://{shown}:{bound[1]}{url_path}", file=sys.stderr, flush=True)
-        if args.stdio or not (args.tcp or args.unix or args.http):
-
-            async def stdio_session(task_status: trio.TaskStatus[None]) -> None:
-                await server.serve_stdio(task_status=task_status)
-                nursery.cancel_scope.cancel()  # the client closed stdin: the process is done
-
-            await nursery.start(stdio_session)
+            bound = await runtime.add_listener(HttpListener(host, port, url_path))
+            print(f"mcp-trio: listening on http://{_show(bound[0])}:{bound[1]}{url_path}", file=sys.stderr, flush=True)
+        stdio = StdioListener() if args.stdio or not (args.tcp or args.unix or args.http) else None
+        if stdio is not None:
+            await runtime.add_listener(stdio)
             print("mcp-trio: serving one session on stdio", file=sys.stderr, flush=True)
+        shards = len(runtime.shards)
+        log.info("supervision tree up: %d shards, %d listeners", shards, len(runtime.app.which_children()) - shards - 2)
         # Everything allocated so far lives as long as the process: keep the collector off it (p99).
         gc.freeze()
+        if stdio is not None:
+            await stdio.finished.wait()  # the client closed stdin: the process is done
+        else:
+            await trio.sleep_forever()
+
+
+def _show(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -150,6 +156,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         except* KeyboardInterrupt:
             pass
         except* OSError as group:
-            # e.g. the address is in use: a clear line, not a traceback (it arrives inside Trio's group)
+            # e.g. the address is in use: a clear line, not a traceback
             print(f"mcp-trio: error: {group.exceptions[0]}", file=sys.stderr)
             sys.exit(1)

@@ -22,12 +22,13 @@ def build_demo_server() -> Server:
     )
     counter = [0]
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True))
+    # Pure, quick functions: they run on the event loop (blocking=False), with no worker-thread hop.
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True), blocking=False)
     def echo(text: str) -> str:
         """Return ``text`` unchanged."""
         return text
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True))
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True), blocking=False)
     def add(a: float, b: float) -> float:
         """Add two numbers."""
         return a + b
@@ -41,29 +42,29 @@ def build_demo_server() -> Server:
             await ctx.report_progress(step, 10, f"slept {seconds * step / 10:.1f}s of {seconds:.1f}s")
         return f"slept {seconds:.1f}s"
 
-    @server.tool()
+    @server.tool(blocking=False)
     def increment(by: int = 1) -> int:
         """Add ``by`` to the counter resource; subscribers are told it changed."""
         counter[0] += by
         server.notify_resource_updated(COUNTER_URI)
         return counter[0]
 
-    @server.resource(COUNTER_URI, name="counter", mime_type="text/plain")
+    @server.resource(COUNTER_URI, name="counter", mime_type="text/plain", blocking=False)
     def read_counter() -> str:
         """The counter's current value."""
         return str(counter[0])
 
-    @server.resource_template("demo://greeting/{name}", name="greeting", mime_type="text/plain")
+    @server.resource_template("demo://greeting/{name}", name="greeting", mime_type="text/plain", blocking=False)
     def greeting(name: str) -> str:
         """A greeting for ``name``."""
         return f"Hello, {name}!"
 
-    @server.prompt()
+    @server.prompt(blocking=False)
     def summarize(text: str, style: str = "concise") -> str:
         """Ask the model to summarise ``text`` in a given style."""
         return f"Summarise the following text in a {style} style:\n\n{text}"
 
-    @server.completion(argument="style", prompt="summarize")
+    @server.completion(argument="style", prompt="summarize", blocking=False)
     def complete_style(value: str, context: dict[str, str]) -> list[str]:
         return [s for s in ("concise", "detailed", "bullet points", "eli5") if s.startswith(value)]
 

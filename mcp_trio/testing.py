@@ -119,11 +119,9 @@ class RawClient:
 
 @asynccontextmanager
 async def open_client(server: Any, on_request: ServerRequestHandler | None = None) -> AsyncIterator[RawClient]:
-    """Run ``server`` (an ``mcp_trio.Server``) on an in-memory connection and yield a client for it."""
+    """Run ``server`` (an ``mcp_trio.Server``) under its supervision tree, serving one in-memory connection, and
+    yield a client for it. Leaving the block stops the tree."""
     client_stream, server_stream = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(server.connection_handler().serve, server_stream, nursery)
-        try:
-            yield RawClient(client_stream, on_request)
-        finally:
-            nursery.cancel_scope.cancel()
+    async with server.open_runtime() as runtime:
+        runtime.serve_stream(server_stream)
+        yield RawClient(client_stream, on_request)

@@ -14,6 +14,7 @@ many cheap children of one kind: one task and one slotted :class:`ChildHandle` e
 
 from __future__ import annotations
 
+from ._boundary import split_exit
 from .dynamic import ChildHandle, DynamicSupervisor, open_dynamic_supervisor
 from .errors import (
     ChildRunningError,
@@ -59,6 +60,7 @@ __all__ = [
     "SupervisorStatistics",
     "format_tree",
     # errors
+    "split_exit",
     "SupervisionError",
     "Shutdown",
     "SupervisorEscalation",

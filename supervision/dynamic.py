@@ -121,6 +121,15 @@ class ChildHandle:
             shown = f"<{type(value).__name__}>"
         return f"{self.id} ({shown})"
 
+    async def wait(self) -> None:
+        """Wait until the child has ended (returns at once if it already has)."""
+        if self._state & _EXITED:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._waiter is None:
+            self._waiter = trio.Event()
+        await self._waiter.wait()
+
     def cancel(self) -> None:
         """Ask the child to stop, without waiting for it (``terminate_child`` waits); it is never restarted.
 

@@ -272,8 +272,11 @@ class Supervisor(SupervisorBase):
             self._send.send_nowait(_Exit(run, exit_class, error))
 
     # ------------------------------------------------------------------------------- starting/stopping
-    async def _launch(self, child: _Child, kind: EventKind) -> object:
+    async def _launch(self, child: _Child, kind: EventKind, *, log_failure: bool = True) -> object:
         """Start one incarnation of ``child`` and wait for it to report ready.
+
+        A failure is logged unless the caller asked for this start and receives the error itself
+        (``start_child``/``restart_child``: OTP returns ``{error, Reason}`` there rather than reporting).
 
         Raises:
             FailedToStartChild: it raised or returned first.
@@ -295,7 +298,8 @@ class Supervisor(SupervisorBase):
                 raise
             child.last_error = failure
             self._counters.start_failures += 1
-            logger.error("child %r of supervisor %r failed to start", child.spec.id, self.name, exc_info=failure)
+            if log_failure:
+                logger.error("child %r of supervisor %r failed to start", child.spec.id, self.name, exc_info=failure)
             self._emit(EventKind.START_FAILED, child.spec.id, error=failure)
             raise FailedToStartChild(child.spec.id, failure) from failure
         finally:
@@ -438,7 +442,7 @@ class Supervisor(SupervisorBase):
             child = _Child(spec)
             self._children.append(child)
             try:
-                return await self._launch(child, EventKind.STARTED)
+                return await self._launch(child, EventKind.STARTED, log_failure=False)
             except BaseException:
                 self._children.remove(child)
                 raise
@@ -472,7 +476,7 @@ class Supervisor(SupervisorBase):
             child = self._find(child_id)
             if child.run is not None or child.restarting:
                 raise ChildRunningError(f"child {child_id!r} is running")
-            return await self._launch(child, EventKind.STARTED)
+            return await self._launch(child, EventKind.STARTED, log_failure=False)
 
     async def delete_child(self, child_id: str) -> None:
         """Forget a stopped child's spec (OTP's ``delete_child``).

@@ -34,7 +34,7 @@ def test_server_package_api_is_pinned() -> None:
             "ToolError",
             "InputRequired",
             "Peer",
-            "ConnectionHandler",
+            "SessionDriver",
             "Dispatcher",
             "NotificationHub",
             "Subscriber",
@@ -47,3 +47,23 @@ def test_server_package_api_is_pinned() -> None:
     )
     for name in mcp_trio.server.__all__:
         assert getattr(mcp_trio.server, name).__module__.startswith("mcp_trio.server")
+
+
+def test_runtime_package_api_is_pinned() -> None:
+    import mcp_trio.runtime
+
+    assert mcp_trio.runtime.__all__ == [
+        "Runtime",
+        "open_runtime",
+        "RuntimeConfig",
+        "Shard",
+        "ShardStatistics",
+        "TcpListener",
+        "UnixListener",
+        "StdioListener",
+        "HttpListener",
+        "LoopWatchdog",
+        "WatchdogStatistics",
+    ]
+    for name in mcp_trio.runtime.__all__:
+        assert getattr(mcp_trio.runtime, name) is not None

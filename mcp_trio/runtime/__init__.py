@@ -1,5 +1,36 @@
-"""Scale machinery: registry shards, mailboxes, limits, breaker, shedding, workers."""
+"""The supervised runtime: the OTP tree every server runs under, its shards, listeners and housekeeping.
+
+``Runtime`` is the application supervisor (``application``): housekeeping, background work, N shards and one
+listener per transport. A ``Shard`` (``shard``) supervises its connections and their requests and holds the
+tables that make a connection or session id lead to its object in O(1). Listeners (``listeners``) are the
+transports' accept loops; ``LoopWatchdog`` (``watchdog``) names any handler that holds the event loop too long.
+Limits live in ``RuntimeConfig`` (``config``).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from mcp_trio.runtime.application import Runtime as Runtime
+from mcp_trio.runtime.application import open_runtime as open_runtime
+from mcp_trio.runtime.config import RuntimeConfig as RuntimeConfig
+from mcp_trio.runtime.listeners import HttpListener as HttpListener
+from mcp_trio.runtime.listeners import StdioListener as StdioListener
+from mcp_trio.runtime.listeners import TcpListener as TcpListener
+from mcp_trio.runtime.listeners import UnixListener as UnixListener
+from mcp_trio.runtime.shard import Shard as Shard
+from mcp_trio.runtime.shard import ShardStatistics as ShardStatistics
+from mcp_trio.runtime.watchdog import LoopWatchdog as LoopWatchdog
+from mcp_trio.runtime.watchdog import WatchdogStatistics as WatchdogStatistics
+
+__all__ = [
+    "Runtime",
+    "open_runtime",
+    "RuntimeConfig",
+    "Shard",
+    "ShardStatistics",
+    "TcpListener",
+    "UnixListener",
+    "StdioListener",
+    "HttpListener",
+    "LoopWatchdog",
+    "WatchdogStatistics",
+]

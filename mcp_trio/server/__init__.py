@@ -1,13 +1,13 @@
-"""The MCP server: registration API, dispatch and per-request context."""
+"""The MCP server: registration API, dispatch, per-request context and the session driver."""
 
 from __future__ import annotations
 
 from mcp_trio.server.config import ServerConfig as ServerConfig
-from mcp_trio.server.connection import ConnectionHandler as ConnectionHandler
 from mcp_trio.server.context import Context as Context
 from mcp_trio.server.context import InputRequired as InputRequired
 from mcp_trio.server.context import Peer as Peer
 from mcp_trio.server.dispatch import Dispatcher as Dispatcher
+from mcp_trio.server.driver import SessionDriver as SessionDriver
 from mcp_trio.server.hub import NotificationHub as NotificationHub
 from mcp_trio.server.hub import Subscriber as Subscriber
 from mcp_trio.server.prompts import PromptDefinition as PromptDefinition
@@ -25,7 +25,7 @@ __all__ = [
     "ToolError",
     "InputRequired",
     "Peer",
-    "ConnectionHandler",
+    "SessionDriver",
     "Dispatcher",
     "NotificationHub",
     "Subscriber",

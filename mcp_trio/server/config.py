@@ -7,6 +7,7 @@ from typing import Literal
 import attrs
 
 from mcp_trio.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
+from mcp_trio.runtime.config import RuntimeConfig
 
 __all__ = ["ServerConfig"]
 
@@ -30,6 +31,9 @@ class ServerConfig:
         max_tasks: tasks (tasks extension) the server holds at once; past it ``tools/call`` is refused at once.
         task_ttl_ms: how long a finished task stays queryable, in milliseconds (``ttlMs``).
         task_poll_interval_ms: the polling interval suggested to clients (``pollIntervalMs``).
+        max_handler_threads: worker threads that run synchronous handlers at once (handlers registered with
+            ``blocking=False`` run on the event loop instead); further calls wait for a thread.
+        runtime: the supervision tree the server runs under: shards, shutdown and restart limits, watchdog.
     """
 
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -45,6 +49,8 @@ class ServerConfig:
     max_tasks: int = 10_000
     task_ttl_ms: int = 300_000
     task_poll_interval_ms: int = 100
+    max_handler_threads: int = 40
+    runtime: RuntimeConfig = attrs.field(factory=RuntimeConfig)
 
     def __attrs_post_init__(self) -> None:
         for name in (
@@ -56,6 +62,7 @@ class ServerConfig:
             "max_tasks",
             "task_ttl_ms",
             "task_poll_interval_ms",
+            "max_handler_threads",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")

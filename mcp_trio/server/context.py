@@ -17,7 +17,7 @@ import msgspec
 
 from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams, MissingClientCapability
 from mcp_trio.protocol.events import RequestReceived
-from mcp_trio.protocol.jsonrpc import Notification, Request
+from mcp_trio.protocol.jsonrpc import Notification, Request, RequestId
 from mcp_trio.protocol.modern import LOG_LEVELS
 from mcp_trio.protocol.session import nested_capability
 from mcp_trio.protocol.types import (
@@ -51,26 +51,29 @@ _CAPABILITY_OF = {
 
 
 class Peer(Protocol):
-    """How one request reaches its client; each transport provides one."""
+    """How a request reaches its client: the session driver (``server/driver.py``) or a task's stand-in.
 
-    async def send(self, message: Notification) -> None:
-        """Send a notification about this request (progress, log); may wait under backpressure."""
+    Every call names the request it is about (``origin``), so one peer serves all of a session's requests.
+    """
 
-    async def ask(self, request: Request) -> Any:
-        """Send a server-to-client request and return its decoded result (legacy wire only).
+    async def send(self, message: Notification, origin: RequestId | None) -> None:
+        """Send a notification about request ``origin`` (progress, log); may wait under backpressure."""
+
+    async def ask(self, request: Request, origin: RequestId | None) -> Any:
+        """Send a server-to-client request on behalf of ``origin`` and return its decoded result (legacy wire).
 
         Raises:
             RemoteError: the client answered with an error.
         """
 
-    async def close_stream(self, retry_ms: int | None = None) -> bool:
-        """End the response stream early so the client resumes later (legacy HTTP SSE polling, SEP-1699).
+    async def close_stream(self, origin: RequestId, retry_ms: int | None = None) -> bool:
+        """End ``origin``'s response stream early so the client resumes later (legacy HTTP SSE, SEP-1699).
 
         Returns False where the transport has no such stream (stdio, sockets, JSON responses).
         """
 
-    # A transport that can run work past the end of a request (tasks) also offers
-    # ``nursery: trio.Nursery``, a nursery that outlives the request.
+    # A peer that can run work past the end of a request (tasks) also offers ``background``, a
+    # ``supervision.DynamicSupervisor`` that outlives the request.
 
 
 class InputRequired(Exception):
@@ -156,7 +159,7 @@ class Context:
         """Send ``notifications/progress`` if the client asked for progress; ``progress`` must increase."""
         notification = self._session.progress(self.event.id, progress, total, message)
         if notification is not None:
-            await self._peer.send(notification)
+            await self._peer.send(notification, self.event.id)
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         """Send a log message to the client if its level admits it (``logging/setLevel`` or ``_meta``)."""
@@ -167,14 +170,14 @@ class Context:
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
             params["logger"] = logger
-        await self._peer.send(Notification("notifications/message", params))
+        await self._peer.send(Notification("notifications/message", params), self.event.id)
 
     async def close_stream(self, retry_ms: int | None = None) -> bool:
         """Ask the transport to close this request's SSE stream now; the client resumes with Last-Event-ID.
 
         The result is still delivered (replayed from the session's event store). False where not supported.
         """
-        return await self._peer.close_stream(retry_ms)
+        return await self._peer.close_stream(self.event.id, retry_ms)
 
     async def debug(self, data: Any, logger: str | None = None) -> None:
         await self.log("debug", data, logger)
@@ -218,7 +221,7 @@ class Context:
             answers: dict[str, InputResponse] = {}
             for key, request in requests.items():
                 wire = self._session.send_request(request.__struct_config__.tag, request.params)  # type: ignore[arg-type]
-                answers[key] = await self._peer.ask(wire)
+                answers[key] = await self._peer.ask(wire, self.event.id)
             return answers
         known = self._answers or {}
         missing = {key: request for key, request in requests.items() if key not in known}

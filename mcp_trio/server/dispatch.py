@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
+import trio
 from msgspec import UNSET, UnsetType
 
 from mcp_trio.protocol.errors import (
@@ -54,6 +55,7 @@ from mcp_trio.server.prompts import to_prompt_result
 from mcp_trio.server.resources import to_read_result
 from mcp_trio.server.tasks import Detach
 from mcp_trio.server.tools import ToolDefinition, tool_error_result, tool_exception_result
+from supervision import split_exit
 
 if TYPE_CHECKING:
     from mcp_trio.server.server import Server
@@ -96,6 +98,9 @@ class Dispatcher:
         self._server = server
         self._sealer = sealer
         self._clock = clock  # wall clock: sealed state must verify in any worker process
+        self._limiter: trio.CapacityLimiter | None = None  # made on first use, inside a Trio run
+        #: Synchronous handlers cancelled while running in a thread (the thread ran on).
+        self.abandoned_threads = 0
         self._table: dict[str, Handler] = {
             "tools/list": self._list_tools,
             "tools/call": self._call_tool,
@@ -215,7 +220,7 @@ class Dispatcher:
         answers, state = self._open_inputs(event, tool.name)
         try:
             validated = tool.validate(params.arguments if params.arguments is not UNSET else None)
-        except msgspec.ValidationError as exc:
+        except DECODE_ERRORS as exc:  # a bad value, or hostile nesting a recursive argument type walks into
             return self.finish(event, tool_error_result(f"invalid arguments for tool {tool.name}: {exc}"))
         can_detach = False
         if tool.task_support != "forbidden":
@@ -230,14 +235,14 @@ class Dispatcher:
                     f"tool {tool.name} runs only as a task: declare the {TASKS_EXTENSION} extension",
                     nested_capability(f"extensions.{TASKS_EXTENSION}"),
                 )
-        if tool.is_async or tool.context_parameter is not None:
+        if tool.is_async or tool.blocking or tool.context_parameter is not None:
             return self._call_tool_async(session, peer, event, tool, validated, answers, state, can_detach)
         try:
             value = tool.fn(**tool.call_args(validated, None))
         except (McpError, InputRequired):
             raise
-        except Exception as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
-            return self.finish(event, tool_exception_result(tool, exc))
+        except BaseException as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
+            return self.finish(event, tool_exception_result(tool, _failure(exc)))
         return self.finish(event, tool.shape(value))
 
     async def _call_tool_async(
@@ -257,18 +262,46 @@ class Dispatcher:
             else None
         )
         try:
-            value = tool.fn(**tool.call_args(validated, context))
-            if tool.is_async:
-                value = await value
+            value = await self.invoke(tool.fn, tool.call_args(validated, context), tool.is_async, tool.blocking)
         except InputRequired as need:
             return self._input_required(event, tool.name, need)
         except Detach:
             return self._server.tasks.start(session, peer, event, tool, validated, answers)
         except McpError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
-            return self.finish(event, tool_exception_result(tool, exc))
+        except BaseException as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
+            return self.finish(event, tool_exception_result(tool, _failure(exc)))
         return self.finish(event, tool.shape(value))
+
+    async def invoke(self, fn: Callable[..., Any], kwargs: dict[str, Any], is_async: bool, blocking: bool) -> Any:
+        """Call a handler where it belongs: awaited, in a worker thread (may block), or inline."""
+        if is_async:
+            return await fn(**kwargs)
+        if blocking:
+            return await self._in_thread(fn, kwargs)
+        return fn(**kwargs)
+
+    async def _in_thread(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        """Run a synchronous handler in a worker thread, at most ``max_handler_threads`` at once.
+
+        Cancellation (the client's, or shutdown) abandons the thread: the request ends now and the thread runs
+        on until the function returns, still holding its slot. That is counted and logged.
+        """
+        limiter = self._limiter
+        if limiter is None:
+            limiter = self._limiter = trio.CapacityLimiter(self._server.config.max_handler_threads)
+        try:
+            return await trio.to_thread.run_sync(
+                functools.partial(fn, **kwargs), limiter=limiter, abandon_on_cancel=True
+            )
+        except trio.Cancelled:
+            self.abandoned_threads += 1
+            logger.warning(
+                "%s was cancelled while running in a worker thread: the request ends, the thread runs on until "
+                "the function returns",
+                getattr(fn, "__qualname__", fn),
+            )
+            raise
 
     @staticmethod
     def _accepts_tasks(event: RequestReceived) -> bool:
@@ -285,9 +318,10 @@ class Dispatcher:
         definition = server.resources.get(uri)
         if definition is not None:
             args: dict[str, Any] = {}
-            read, is_async, ctx_param, mime = (
+            read, is_async, blocking, ctx_param, mime = (
                 definition.read,
                 definition.is_async,
+                definition.blocking,
                 definition.context_parameter,
                 definition.resource.mime_type,
             )
@@ -297,6 +331,7 @@ class Dispatcher:
                 if matched is not None:
                     args = {name: getattr(matched, name) for name in template.arguments.names}
                     read, is_async, ctx_param = template.read, template.is_async, template.context_parameter
+                    blocking = template.blocking
                     mime = template.template.mime_type
                     break
             else:
@@ -304,9 +339,9 @@ class Dispatcher:
                     raise InvalidParams(f"resource not found: {uri}", {"uri": uri})
                 raise ResourceNotFound(f"resource not found: {uri}", {"uri": uri})
         mime_type = None if mime is UNSET else mime
-        if not is_async and ctx_param is None:
+        if not is_async and not blocking and ctx_param is None:
             return self.finish(event, to_read_result(uri, mime_type, read(**args)))
-        return self._read_async(session, peer, event, read, args, ctx_param, is_async, uri, mime_type)
+        return self._read_async(session, peer, event, read, args, ctx_param, (is_async, blocking), uri, mime_type)
 
     async def _read_async(
         self,
@@ -316,7 +351,7 @@ class Dispatcher:
         read: Callable[..., Any],
         args: dict[str, Any],
         ctx_param: str | None,
-        is_async: bool,
+        how: tuple[bool, bool],
         uri: str,
         mime_type: str | None,
     ) -> Any:
@@ -324,9 +359,7 @@ class Dispatcher:
         if ctx_param is not None:
             args[ctx_param] = Context(session, peer, event, answers, state)
         try:
-            value = read(**args)
-            if is_async:
-                value = await value
+            value = await self.invoke(read, args, *how)
         except InputRequired as need:
             return self._input_required(event, uri, need)
         return self.finish(event, to_read_result(uri, mime_type, value))
@@ -349,7 +382,7 @@ class Dispatcher:
         arguments = event.params.arguments
         validated = prompt.validate(arguments if arguments is not UNSET else None)
         kwargs = {arg: getattr(validated, arg) for arg in prompt.arguments.names}
-        if not prompt.is_async and prompt.context_parameter is None:
+        if not prompt.is_async and not prompt.blocking and prompt.context_parameter is None:
             return self.finish(event, to_prompt_result(prompt.render(**kwargs), prompt.prompt.description))
         return self._get_prompt_async(session, peer, event, prompt, kwargs)
 
@@ -361,9 +394,7 @@ class Dispatcher:
         if prompt.context_parameter is not None:
             kwargs[prompt.context_parameter] = Context(session, peer, event, answers, state)
         try:
-            value = prompt.render(**kwargs)
-            if prompt.is_async:
-                value = await value
+            value = await self.invoke(prompt.render, kwargs, prompt.is_async, prompt.blocking)
         except InputRequired as need:
             return self._input_required(event, name, need)
         return self.finish(event, to_prompt_result(value, prompt.prompt.description))
@@ -378,16 +409,36 @@ class Dispatcher:
         else:
             assert isinstance(ref, ResourceTemplateReference)
             key = ("ref/resource", ref.uri)
-        complete = self._server.completions.get((*key, params.argument.name))
-        if complete is None:
+        found = self._server.completions.get((*key, params.argument.name))
+        if found is None:
             return self.finish(event, CompleteResult(completion=Completion(values=[])))
+        complete, blocking = found
         context: dict[str, str] = {}
         if params.context is not UNSET and params.context.arguments is not UNSET:
             context = params.context.arguments
-        value = complete(params.argument.value, context)
-        if isinstance(value, Completion):
-            completion = value
-        else:
-            values = list(value)
-            completion = Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
-        return self.finish(event, CompleteResult(completion=completion))
+        if blocking:
+            return self._complete_in_thread(event, complete, params.argument.value, context)
+        return self.finish(event, CompleteResult(completion=_completion(complete(params.argument.value, context))))
+
+    async def _complete_in_thread(
+        self, event: RequestReceived, complete: Callable[..., Any], value: str, context: dict[str, str]
+    ) -> Any:
+        found = await self._in_thread(complete, {"value": value, "context": context})
+        return self.finish(event, CompleteResult(completion=_completion(found)))
+
+
+def _completion(value: Any) -> Completion:
+    """A completer's answer: a ``Completion``, or an iterable of values (at most 100 sent, with the total)."""
+    if isinstance(value, Completion):
+        return value
+    values = list(value)
+    return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+
+
+def _failure(exc: BaseException) -> BaseException:
+    """What a tool raised, unless it must keep propagating (cancellation, ``KeyboardInterrupt``, ``SystemExit``)."""
+    failure, passing = split_exit(exc)
+    if passing is not None:
+        raise passing
+    assert failure is not None
+    return failure

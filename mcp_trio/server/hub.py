@@ -75,13 +75,26 @@ class Subscriber:
 
 
 class NotificationHub:
-    """Who wants which server notifications; ``post_*`` never blocks."""
+    """Who wants which server notifications; ``post_*`` never blocks.
 
-    __slots__ = ("_by_uri", "_subscribers")
+    ``post_*`` may be called from any thread (a synchronous handler runs in a worker thread, and may well
+    change the server's tools or resources): off the Trio thread the post hops onto it first.
+    """
+
+    __slots__ = ("_by_uri", "_subscribers", "_token")
 
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
         self._by_uri: dict[str, set[Subscriber]] = {}
+        self._token: trio.lowlevel.TrioToken | None = None
+
+    def bind(self, token: trio.lowlevel.TrioToken) -> None:
+        """Remember the Trio run that serves this hub, so other threads can post to it."""
+        self._token = token
+
+    def _elsewhere(self) -> bool:
+        """True when called off the Trio thread while a run is bound (the post must hop over)."""
+        return self._token is not None and not trio.lowlevel.in_trio_run()
 
     def add(self, subscriber: Subscriber) -> None:
         self._subscribers.add(subscriber)
@@ -109,11 +122,17 @@ class NotificationHub:
                 del self._by_uri[uri]
 
     def post_list_changed(self, method: str) -> None:
+        if self._elsewhere():
+            trio.from_thread.run_sync(self.post_list_changed, method, trio_token=self._token)
+            return
         for subscriber in tuple(self._subscribers):
             if method in subscriber.wanted:
                 subscriber.post(method)
 
     def post_resource_updated(self, uri: str) -> None:
+        if self._elsewhere():
+            trio.from_thread.run_sync(self.post_resource_updated, uri, trio_token=self._token)
+            return
         for subscriber in tuple(self._by_uri.get(uri, ())):
             subscriber.post(UPDATED, uri)
 

@@ -63,7 +63,8 @@ async def listen(server: Server, session: ServerSession, peer: Peer, event: Requ
         Notification(
             "notifications/subscriptions/acknowledged",
             SubscriptionsAcknowledgedParams(notifications=honoured, meta=meta),
-        )
+        ),
+        event.id,
     )
     server.hub.add(subscriber)
     for uri in uris:
@@ -79,7 +80,7 @@ async def listen(server: Server, session: ServerSession, peer: Peer, event: Requ
                     if method == UPDATED and updated_uri is not None
                     else NotificationParams(meta=meta)
                 )
-                await peer.send(Notification(method, body))
+                await peer.send(Notification(method, body), event.id)
     finally:
         server.hub.remove(subscriber)
     return SubscriptionsListenResult(result_type="complete", meta=meta)

@@ -14,7 +14,7 @@ import attrs
 import msgspec
 from msgspec import UNSET
 
-from mcp_trio.protocol.errors import InvalidParams
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams
 from mcp_trio.protocol.types import GetPromptResult, Prompt, PromptArgument, PromptMessage, TextContent
 from mcp_trio.server.signature import ArgumentModel, argument_model, find_context_parameter
 
@@ -28,11 +28,12 @@ class PromptDefinition:
     arguments: ArgumentModel
     is_async: bool
     context_parameter: str | None
+    blocking: bool = True  # a synchronous renderer runs in a worker thread (False: on the event loop)
 
     def validate(self, arguments: dict[str, str] | None) -> msgspec.Struct:
         try:
             return msgspec.convert(arguments or {}, self.arguments.struct, strict=False)
-        except msgspec.ValidationError as exc:
+        except DECODE_ERRORS as exc:
             raise InvalidParams(f"invalid arguments for prompt {self.prompt.name!r}: {exc}") from None
 
 
@@ -45,6 +46,7 @@ def define_prompt(
     description: str | None = None,
     argument_descriptions: dict[str, str] | None = None,
     icons: list[Any] | None = None,
+    blocking: bool = True,
 ) -> PromptDefinition:
     prompt_name = name or render.__name__
     context_parameter = find_context_parameter(render, context_type)
@@ -73,6 +75,7 @@ def define_prompt(
         arguments=arguments,
         is_async=inspect.iscoroutinefunction(render),
         context_parameter=context_parameter,
+        blocking=blocking and not inspect.iscoroutinefunction(render),
     )
 
 

@@ -18,7 +18,7 @@ import attrs
 import msgspec
 from msgspec import UNSET
 
-from mcp_trio.protocol.errors import InvalidParams, LocalProtocolError
+from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams, LocalProtocolError
 from mcp_trio.protocol.types import ReadResourceResult, Resource, ResourceContents, ResourceTemplate
 from mcp_trio.server.signature import ArgumentModel, argument_model, find_context_parameter
 
@@ -33,6 +33,7 @@ class ResourceDefinition:
     read: Callable[..., Any]
     is_async: bool
     context_parameter: str | None
+    blocking: bool = True  # a synchronous reader runs in a worker thread (False: on the event loop)
 
 
 @attrs.define(slots=True, eq=False)
@@ -43,6 +44,7 @@ class TemplateDefinition:
     arguments: ArgumentModel
     is_async: bool
     context_parameter: str | None
+    blocking: bool = True
 
     def match(self, uri: str) -> msgspec.Struct | None:
         """The reader's arguments if ``uri`` matches this template, else ``None``.
@@ -55,7 +57,7 @@ class TemplateDefinition:
             return None
         try:
             return msgspec.convert(found.groupdict(), self.arguments.struct, strict=False)
-        except msgspec.ValidationError as exc:
+        except DECODE_ERRORS as exc:
             raise InvalidParams(f"invalid resource URI {uri!r}: {exc}", {"uri": uri}) from None
 
 
@@ -75,18 +77,32 @@ def compile_template(uri_template: str) -> re.Pattern[str]:
 
 
 def define_resource(
-    read: Callable[..., Any], uri: str, *, context_type: type, name: str | None = None, **fields: Any
+    read: Callable[..., Any],
+    uri: str,
+    *,
+    context_type: type,
+    name: str | None = None,
+    blocking: bool = True,
+    **fields: Any,
 ) -> ResourceDefinition:
+    is_async = inspect.iscoroutinefunction(read)
     return ResourceDefinition(
         resource=Resource(uri=uri, name=name or str(getattr(read, "__name__", uri)), **_described(read, fields)),
         read=read,
-        is_async=inspect.iscoroutinefunction(read),
+        is_async=is_async,
         context_parameter=find_context_parameter(read, context_type),
+        blocking=blocking and not is_async,
     )
 
 
 def define_template(
-    read: Callable[..., Any], uri_template: str, *, context_type: type, name: str | None = None, **fields: Any
+    read: Callable[..., Any],
+    uri_template: str,
+    *,
+    context_type: type,
+    name: str | None = None,
+    blocking: bool = True,
+    **fields: Any,
 ) -> TemplateDefinition:
     pattern = compile_template(uri_template)
     context_parameter = find_context_parameter(read, context_type)
@@ -103,6 +119,7 @@ def define_template(
         arguments=arguments,
         is_async=inspect.iscoroutinefunction(read),
         context_parameter=context_parameter,
+        blocking=blocking and not inspect.iscoroutinefunction(read),
     )
 
 

@@ -7,8 +7,9 @@ stay plain, testable functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import trio
 from msgspec import UNSET
@@ -24,14 +25,22 @@ from mcp_trio.protocol.types import (
     ServerCapabilities,
     ToolAnnotations,
 )
+from mcp_trio.runtime.application import Listener, Runtime, open_runtime
+from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener
 from mcp_trio.server.config import ServerConfig
 from mcp_trio.server.context import Context
 from mcp_trio.server.dispatch import Dispatcher
+from mcp_trio.server.driver import SessionDriver
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, NotificationHub, Subscriber
 from mcp_trio.server.prompts import PromptDefinition, define_prompt
 from mcp_trio.server.resources import ResourceDefinition, TemplateDefinition, define_resource, define_template
 from mcp_trio.server.tasks import TaskManager
 from mcp_trio.server.tools import ToolDefinition, define_tool
+
+if TYPE_CHECKING:
+    from mcp_trio.runtime.shard import Shard
+    from mcp_trio.transports.http import HttpConfig
+    from mcp_trio.transports.port import Outlet
 
 __all__ = ["Server"]
 
@@ -82,7 +91,7 @@ class Server:
         self.resources: dict[str, ResourceDefinition] = {}
         self.templates: list[TemplateDefinition] = []
         self.prompts: dict[str, PromptDefinition] = {}
-        self.completions: dict[tuple[str, str, str], Completer] = {}
+        self.completions: dict[tuple[str, str, str], tuple[Completer, bool]] = {}
         self.hub = NotificationHub()
         self.tasks = TaskManager(self)
         self.dispatcher = Dispatcher(self, RequestStateSealer(request_state_key, ttl=self.config.request_state_ttl))
@@ -140,11 +149,15 @@ class Server:
         task_start: Literal["immediately", "on_detach"] = "immediately",
         icons: list[Icon] | None = None,
         meta: dict[str, Any] | None = None,
+        blocking: bool = True,
     ) -> ToolDefinition:
         """Register ``fn`` as a tool; its signature is the input schema and its docstring the description.
 
         Args:
             fn: sync or async function; a parameter annotated ``Context`` receives the request context.
+            blocking: a synchronous ``fn`` may block, so it runs in a worker thread (at most
+                ``ServerConfig.max_handler_threads`` at once) and never stalls other sessions. Pass ``False``
+                for quick, pure functions: they then run on the event loop, with no thread hop.
             name: defaults to ``fn.__name__``.
             structured_output: force (True) or suppress (False) ``outputSchema``/``structuredContent``;
                 by default they follow the return annotation.
@@ -174,6 +187,7 @@ class Server:
             task_start=task_start,
             icons=icons,
             meta=meta,
+            blocking=blocking,
         )
         if definition.name in self.tools:
             raise LocalProtocolError(f"tool {definition.name!r} is already registered")
@@ -211,13 +225,19 @@ class Server:
         mime_type: str | None = None,
         size: int | None = None,
         icons: list[Icon] | None = None,
+        blocking: bool = True,
     ) -> ResourceDefinition:
-        """Register a resource at a fixed ``uri``; ``read()`` returns str, bytes or contents."""
+        """Register a resource at a fixed ``uri``; ``read()`` returns str, bytes or contents.
+
+        ``blocking=False`` runs a synchronous ``read`` on the event loop instead of a worker thread
+        (see ``add_tool``).
+        """
         definition = define_resource(
             read,
             uri,
             context_type=Context,
             name=name,
+            blocking=blocking,
             title=title,
             description=description,
             mime_type=mime_type,
@@ -246,13 +266,18 @@ class Server:
         description: str | None = None,
         mime_type: str | None = None,
         icons: list[Icon] | None = None,
+        blocking: bool = True,
     ) -> TemplateDefinition:
-        """Register a ``{var}`` URI template; ``read(**vars)`` resolves a matching URI."""
+        """Register a ``{var}`` URI template; ``read(**vars)`` resolves a matching URI.
+
+        ``blocking=False`` runs a synchronous ``read`` on the event loop (see ``add_tool``).
+        """
         definition = define_template(
             read,
             uri_template,
             context_type=Context,
             name=name,
+            blocking=blocking,
             title=title,
             description=description,
             mime_type=mime_type,
@@ -295,12 +320,17 @@ class Server:
         description: str | None = None,
         argument_descriptions: dict[str, str] | None = None,
         icons: list[Icon] | None = None,
+        blocking: bool = True,
     ) -> PromptDefinition:
-        """Register a prompt; its string parameters are the prompt's arguments."""
+        """Register a prompt; its string parameters are the prompt's arguments.
+
+        ``blocking=False`` runs a synchronous ``render`` on the event loop (see ``add_tool``).
+        """
         definition = define_prompt(
             render,
             context_type=Context,
             name=name,
+            blocking=blocking,
             title=title,
             description=description,
             argument_descriptions=argument_descriptions,
@@ -329,16 +359,17 @@ class Server:
         argument: str,
         prompt: str | None = None,
         resource_template: str | None = None,
+        blocking: bool = True,
     ) -> None:
         """Suggest values for one argument of a prompt or resource template.
 
-        ``complete(value, context_arguments)`` returns an iterable of strings (at most 100 are sent, with
-        ``total`` and ``hasMore``) or a ``Completion``.
+        ``complete(value, context)`` returns an iterable of strings (at most 100 are sent, with ``total`` and
+        ``hasMore``) or a ``Completion``. It runs in a worker thread unless ``blocking=False``.
         """
         if (prompt is None) == (resource_template is None):
             raise ValueError("name exactly one of prompt= or resource_template=")
         key = ("ref/prompt", prompt) if prompt is not None else ("ref/resource", resource_template)
-        self.completions[(key[0], str(key[1]), argument)] = complete
+        self.completions[(key[0], str(key[1]), argument)] = (complete, blocking)
         self._profile = None
 
     def completion(self, *, argument: str, **ref: Any) -> Callable[[F], F]:
@@ -348,27 +379,61 @@ class Server:
 
         return register
 
+    # ------------------------------------------------------------------ what framings and the runtime see
+
+    @property
+    def limits(self) -> ServerConfig:
+        """The limits framings read (``SessionHost``): the server's config."""
+        return self.config
+
+    def input_schema(self, tool: str) -> dict[str, Any] | None:
+        definition = self.tools.get(tool)
+        return definition.tool.input_schema if definition is not None else None
+
+    def open_session(self, outlet: Outlet, place: Shard) -> SessionDriver:
+        """A session driver for one client whose messages go to ``outlet`` (``SessionHost``)."""
+        return SessionDriver(self, outlet, place)
+
     # ------------------------------------------------------------------ serving
 
-    async def serve_stdio(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve one session on this process's stdin/stdout until EOF."""
-        from mcp_trio.transports.stdio import serve_stdio
+    @asynccontextmanager
+    async def open_runtime(self) -> AsyncIterator[Runtime]:
+        """Run this server's supervision tree (no listeners yet) in the caller's task tree.
 
-        await serve_stdio(self.connection_handler(), task_status=task_status)
+        For embedding in a Trio application: add transports with ``runtime.add_listener(...)``
+        (``TcpListener``, ``UnixListener``, ``HttpListener``, ``StdioListener`` from ``mcp_trio.runtime``);
+        leaving the block stops everything in order.
+        """
+        self.hub.bind(trio.lowlevel.current_trio_token())
+        async with open_runtime(self, self.config.runtime) as runtime:
+            yield runtime
+
+    async def serve(
+        self, *listeners: Listener, task_status: trio.TaskStatus[list[Any]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve on every listener under one supervision tree until cancelled; reports what each bound."""
+        async with self.open_runtime() as runtime:
+            bound = [await runtime.add_listener(listener) for listener in listeners]
+            task_status.started(bound)
+            await trio.sleep_forever()
+
+    async def serve_stdio(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve one session on this process's stdin/stdout; returns when the client closes stdin."""
+        listener = StdioListener()
+        async with self.open_runtime() as runtime:
+            await runtime.add_listener(listener)
+            task_status.started()
+            await listener.finished.wait()
 
     async def serve_tcp(
         self, host: str, port: int, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Serve newline-delimited JSON over TCP; ``nursery.start`` returns the bound (host, port)."""
-        from mcp_trio.transports.stream import serve_tcp
-
-        await serve_tcp(self.connection_handler(), host, port, task_status=task_status)
+        await self._serve_one(TcpListener(host, port), task_status)
 
     async def serve_unix(self, path: str, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve newline-delimited JSON on a Unix domain socket at ``path``."""
-        from mcp_trio.transports.stream import serve_unix
-
-        await serve_unix(self.connection_handler(), path, task_status=task_status)
+        await self._serve_one(UnixListener(path), task_status)
 
     async def serve_http(
         self,
@@ -376,19 +441,16 @@ class Server:
         port: int = 0,
         *,
         path: str = "/mcp",
-        config: Any = None,
+        config: HttpConfig | None = None,
         task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Serve Streamable HTTP (both eras) at ``http://host:port/path``; reports the bound (host, port).
 
         ``config`` is an ``mcp_trio.transports.http.HttpConfig`` (limits, sessions, Host/Origin, auth).
         """
-        from mcp_trio.transports.http import serve_http
+        await self._serve_one(HttpListener(host, port, path, config), task_status)
 
-        await serve_http(self, host, port, path=path, config=config, task_status=task_status)
-
-    def connection_handler(self) -> Any:
-        """The object stream transports drive: ``await handler(stream)`` per connection."""
-        from mcp_trio.server.connection import ConnectionHandler
-
-        return ConnectionHandler(self)
+    async def _serve_one(self, listener: Listener, task_status: trio.TaskStatus[Any]) -> None:
+        async with self.open_runtime() as runtime:
+            task_status.started(await runtime.add_listener(listener))
+            await trio.sleep_forever()

@@ -43,10 +43,12 @@ from mcp_trio.protocol.types import (
 )
 from mcp_trio.server.context import Context, Peer
 from mcp_trio.server.tools import tool_exception_result
+from supervision import split_exit
 
 if TYPE_CHECKING:
     from mcp_trio.server.server import Server
     from mcp_trio.server.tools import ToolDefinition
+    from supervision import DynamicSupervisor
 
 __all__ = ["TaskManager", "TaskRecord", "Detach"]
 
@@ -167,14 +169,14 @@ class TaskManager:
         config = self._config()
         if len(self._tasks) >= config.max_tasks:
             raise InternalError(f"server busy: {config.max_tasks} tasks already exist")
-        nursery: trio.Nursery | None = getattr(peer, "nursery", None)
-        if nursery is None:
+        background: DynamicSupervisor | None = getattr(peer, "background", None)
+        if background is None:
             raise InternalError("this transport cannot run tasks")
         task = TaskRecord(secrets.token_urlsafe(16))
         if answers:
             task.answers.update(answers)
         self._tasks[task.task_id] = task
-        nursery.start_soon(self._run, session, event, tool, validated, task)
+        background.start_child_nowait(self._run, session, event, tool, validated, task, value=f"task {task.task_id}")
         return CreateTaskResult(
             result_type="task",
             task_id=task.task_id,
@@ -198,14 +200,17 @@ class TaskManager:
         try:
             with task.scope:
                 try:
-                    value = tool.fn(**tool.call_args(validated, context))
-                    if tool.is_async:
-                        value = await value
+                    kwargs = tool.call_args(validated, context)
+                    value = await self._server.dispatcher.invoke(tool.fn, kwargs, tool.is_async, tool.blocking)
                     result = tool.shape(value)
                 except McpError as error:
                     task.error = ErrorObject(code=int(error.code), message=error.message, data=error.data)
-                except Exception as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
-                    result = tool_exception_result(tool, exc)
+                except BaseException as exc:
+                    failure, passing = split_exit(exc)
+                    if passing is not None:
+                        raise
+                    assert failure is not None
+                    result = tool_exception_result(tool, failure)
         finally:
             if task.scope.cancelled_caught or (result is None and task.error is None):
                 task.set_status("cancelled")
@@ -252,11 +257,12 @@ class TaskManager:
 class _TaskPeer:
     """A task has no open request to report progress or logs on: they are dropped, by design."""
 
-    async def send(self, message: Notification) -> None:
-        return None
+    async def send(self, message: Notification, origin: Any = None) -> None:
+        await trio.lowlevel.checkpoint()
 
-    async def ask(self, request: Any) -> Any:
+    async def ask(self, request: Any, origin: Any = None) -> Any:
         raise InternalError("a task cannot send requests; use Context.request_inputs")
 
-    async def close_stream(self, retry_ms: int | None = None) -> bool:
+    async def close_stream(self, origin: Any = None, retry_ms: int | None = None) -> bool:
+        await trio.lowlevel.checkpoint()
         return False

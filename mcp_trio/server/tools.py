@@ -47,6 +47,7 @@ __all__ = [
     "to_call_tool_result",
     "tool_error_result",
     "tool_exception_result",
+    "safe_str",
     "TOOL_NAME_PATTERN",
 ]
 
@@ -75,6 +76,7 @@ class ToolDefinition:
     structured: bool  # an outputSchema is published and structuredContent returned
     task_support: str = "forbidden"  # tasks extension: "forbidden" | "optional" | "required"
     task_start: str = "immediately"  # or "on_detach": the tool calls ctx.detach() where it becomes a task
+    blocking: bool = True  # a synchronous fn runs in a worker thread (False: on the event loop)
 
     @property
     def name(self) -> str:
@@ -108,12 +110,21 @@ def tool_error_result(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(text=message)], is_error=True)
 
 
-def tool_exception_result(tool: ToolDefinition, exc: Exception) -> CallToolResult:
-    """The ``isError`` result for an exception a tool raised (``ToolError`` is expected; others are logged)."""
+def tool_exception_result(tool: ToolDefinition, exc: BaseException) -> CallToolResult:
+    """The ``isError`` result for what a tool raised (``ToolError`` is expected; anything else is logged)."""
     if isinstance(exc, ToolError):
-        return tool_error_result(str(exc))
-    logger.exception("tool %s raised", tool.name)
-    return tool_error_result(f"tool {tool.name} failed: {type(exc).__name__}: {exc}")
+        return tool_error_result(safe_str(exc))
+    logger.error("tool %s raised", tool.name, exc_info=exc)
+    text = safe_str(exc)
+    return tool_error_result(f"tool {tool.name} failed: {type(exc).__name__}{': ' + text if text else ''}")
+
+
+def safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the exception's ``__str__`` itself fails."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not turn a tool error into a crash
+        return "<the exception's str() failed>"
 
 
 def to_call_tool_result(value: Any) -> CallToolResult:
@@ -194,6 +205,7 @@ def define_tool(
     task_start: typing.Literal["immediately", "on_detach"] = "immediately",
     icons: list[Any] | None = None,
     meta: dict[str, Any] | None = None,
+    blocking: bool = True,
 ) -> ToolDefinition:
     """Describe ``fn`` as a tool (see ``Server.add_tool`` for the arguments).
 
@@ -236,4 +248,5 @@ def define_tool(
         structured=schema is not None,
         task_support=task_support or "forbidden",
         task_start=task_start,
+        blocking=blocking and not inspect.iscoroutinefunction(fn),
     )

@@ -7,20 +7,16 @@ import sys
 
 import trio
 
-from mcp_trio.transports.stream import StreamHandler
-
-__all__ = ["serve_stdio", "open_stdio_stream"]
+__all__ = ["open_stdio_stream"]
 
 
-def open_stdio_stream() -> trio.StapledStream[trio.lowlevel.FdStream, trio.lowlevel.FdStream]:
-    """stdin and stdout as one Trio stream (duplicated descriptors, so closing it leaves the process's own)."""
-    stdout = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
-    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
-    return trio.StapledStream(stdout, stdin)
+def open_stdio_stream(
+    stdin: int | None = None, stdout: int | None = None
+) -> trio.StapledStream[trio.lowlevel.FdStream, trio.lowlevel.FdStream]:
+    """stdin and stdout (or the given descriptors) as one Trio stream.
 
-
-async def serve_stdio(handler: StreamHandler, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve one connection on stdio; returns when the client closes stdin and its requests are answered."""
-    async with trio.open_nursery() as nursery:
-        task_status.started()
-        await handler.serve(open_stdio_stream(), nursery)
+    The descriptors are duplicated, so closing the stream leaves the process's own (or the caller's) open.
+    """
+    write = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno() if stdout is None else stdout))
+    read = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno() if stdin is None else stdin))
+    return trio.StapledStream(write, read)

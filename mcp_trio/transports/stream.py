@@ -1,91 +1,254 @@
-"""TCP and Unix-socket listeners for newline-delimited JSON: accept loops, nothing else.
+"""Newline-delimited JSON framing (stdio, TCP, Unix sockets): one connection served by one task.
 
-Each accepted connection becomes one task in the listener's nursery, which also holds the connections'
-request tasks. ``trio.serve_listeners`` backs off on EMFILE, so hitting the file limit slows accepting
-instead of crashing the server.
+Theory of operation
+-------------------
+This module moves bytes; the MCP session behind them is a ``SessionPort`` (the server's session driver). An
+idle connection is one task blocked in ``receive_some`` plus four small objects (this one, the driver, its
+``ServerSession`` and the ``LineFramer``): no channel, no nursery, no second task, no buffer.
+
+* Every message of a chunk of input is decoded and handed to ``port.receive``; the answers of all of them go
+  out in a single write (coalescing). Input that cannot be framed or decoded gets a JSON-RPC error and the
+  connection carries on.
+* At ``max_in_flight`` requests running as tasks the reader holds the next request (one message) and stops
+  reading: TCP pushes back on the client, and nothing accepted is dropped. If a running handler waits on the
+  client meanwhile, pausing would deadlock (the answer is behind the held request), so the held request is
+  refused at once with ``ServerBusy``.
+* Output goes to one ``bytearray`` outbox; whichever task finds no flush in progress becomes the flusher, so
+  writes are serialised without a lock or a writer task. Past ``max_outbox_bytes`` producers wait for the drain.
+* A client that closes its sending side still gets the answers to what it sent (up to ``drain_timeout``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
-import stat
-from typing import Protocol
+from typing import Any
 
 import trio
 
-from mcp_trio.transports.lean_socket import LeanSocketStream
+from mcp_trio.protocol.errors import InvalidRequest, McpError, ServerBusy
+from mcp_trio.protocol.framing import NEED_DATA, LineFramer
+from mcp_trio.protocol.jsonrpc import Request, RequestId, decode_message
+from mcp_trio.transports.port import Place, SessionHost
 
-__all__ = ["StreamHandler", "serve_listeners", "serve_tcp", "serve_unix"]
-
-
-class StreamHandler(Protocol):
-    """What a stream transport drives (implemented by ``mcp_trio.server.connection.ConnectionHandler``)."""
-
-    async def serve(self, stream: trio.abc.Stream, nursery: trio.Nursery) -> None: ...
+__all__ = ["StreamConnection"]
 
 
-async def serve_listeners(
-    handler: StreamHandler,
-    listeners: list[trio.SocketListener],
-    *,
-    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Accept on ``listeners`` forever, serving each connection with ``handler``."""
-    async with trio.open_nursery() as nursery:
+class StreamConnection:
+    """One newline-delimited JSON connection: framing, outbox and flow control around a session.
 
-        async def serve_one(stream: trio.SocketStream) -> None:
-            await handler.serve(LeanSocketStream(stream.socket), nursery)
+    Args:
+        host: the server (its limits, and the session driver it opens for this connection).
+        stream: the byte stream (a ``LeanSocketStream``, stdio, or an in-memory stream in tests).
+        place: where the connection lives in the runtime (its shard).
+        connection_id: unique within the process; names the connection in logs and the shard's table.
+    """
 
-        await nursery.start(trio.serve_listeners, serve_one, listeners)
-        task_status.started(listeners)
+    __slots__ = (
+        "_drained",
+        "_eof",
+        "_held",
+        "_slot_free",
+        "closed",
+        "flushing",
+        "framer",
+        "id",
+        "limits",
+        "outbox",
+        "place",
+        "port",
+        "stream",
+    )
+
+    def __init__(self, host: SessionHost, stream: trio.abc.Stream, place: Place, connection_id: int) -> None:
+        self.id = connection_id
+        self.stream = stream
+        self.place = place
+        self.limits = limits = host.limits
+        self.framer = LineFramer(limits.max_message_size)
+        self.outbox: bytearray | None = None
+        self.flushing = False
+        self.closed = False
+        self._slot_free: trio.Event | None = None
+        self._drained: trio.Event | None = None
+        self._held: Any = None  # a request waiting for a free in-flight slot (at most one)
+        self._eof = False
+        self.port = host.open_session(self, place)
+
+    def __repr__(self) -> str:
+        return f"<connection {self.id} {_describe(self.stream)}>"
+
+    # ------------------------------------------------------------------ reading
+
+    async def run(self) -> None:
+        """Serve the connection until the peer leaves (the connection's child task)."""
+        limits = self.limits
+        try:
+            while True:
+                self._feed()
+                if self.outbox:
+                    await self.flush()
+                if self.closed:
+                    break
+                if self._held is not None:
+                    self._slot_free = trio.Event()
+                    await self._slot_free.wait()
+                    continue
+                if self._eof:
+                    await self._drain_requests(limits.drain_timeout)
+                    break
+                try:
+                    data = await self.stream.receive_some(limits.receive_size)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    break
+                if data:
+                    self.framer.receive_data(bytes(data))
+                else:
+                    self.framer.receive_data(b"")
+                    self._eof = True
+        finally:
+            await self._close()
+
+    def _feed(self) -> None:
+        """Process buffered messages until input runs out or a request must wait for a free slot."""
+        framer = self.framer
+        port = self.port
+        limit = self.limits.max_in_flight
+        while True:
+            message = self._held
+            if message is None:
+                try:
+                    line = framer.next_message()
+                except McpError as error:
+                    self._post(port.reject(error))
+                    continue
+                if line is NEED_DATA:
+                    return
+                try:
+                    message = decode_message(line)  # type: ignore[arg-type]
+                except McpError as error:
+                    self._post(port.reject(error))
+                    continue
+                if isinstance(message, list):
+                    self._feed_batch(message)
+                    continue
+            if type(message) is Request and port.in_flight >= limit:
+                if not port.waiting_on_client:
+                    self._held = message
+                    return
+                busy = ServerBusy(f"{limit} requests already in progress on this connection")
+                busy.request_id = message.id
+                self._post(port.reject(busy))
+                self._held = None
+                continue
+            self._held = None
+            reply = port.receive(message)
+            if reply.__class__ is bytes:
+                self._post(reply)
+
+    def _feed_batch(self, batch: list[Any]) -> None:
+        port = self.port
+        if not port.batches_allowed:
+            self._post(port.reject(InvalidRequest("JSON-RPC batches are only part of 2025-03-26")))
+            return
+        for member in batch:
+            reply = port.reject(member) if isinstance(member, McpError) else port.receive(member)
+            if reply.__class__ is bytes:
+                self._post(reply)
+
+    def _wake_reader(self) -> None:
+        if self._slot_free is not None:
+            self._slot_free.set()
+
+    async def _drain_requests(self, seconds: float) -> None:
+        with trio.move_on_after(seconds):
+            while self.port.in_flight:
+                self._slot_free = trio.Event()
+                await self._slot_free.wait()
+
+    # ------------------------------------------------------------------ writing
+
+    def _post(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.outbox is None:
+            self.outbox = bytearray(data)
+        else:
+            self.outbox += data
+        self.outbox += b"\n"
+
+    async def flush(self) -> None:
+        """Write the outbox; if another task is writing, wait only when the outbox is over its limit."""
+        if self.flushing:
+            if self.outbox is not None and len(self.outbox) > self.limits.max_outbox_bytes:
+                if self._drained is None:
+                    self._drained = trio.Event()
+                await self._drained.wait()
+            else:
+                await trio.lowlevel.checkpoint()
+            return
+        self.flushing = True
+        try:
+            while not self.closed and self.outbox:
+                data, self.outbox = self.outbox, None
+                await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.closed = True
+            self.outbox = None
+        finally:
+            self.flushing = False
+            if self._drained is not None:
+                self._drained.set()
+                self._drained = None
+
+    # ------------------------------------------------------------------ the Outlet interface for the driver
+
+    async def send(self, data: bytes, origin: RequestId | None) -> None:
+        if self.closed:
+            raise trio.BrokenResourceError("the connection is closed")
+        self._post(data)
+        if self._held is not None and self.port.waiting_on_client:
+            self._wake_reader()  # a reader paused at the in-flight limit must now read the client's answer
+        await self.flush()
+
+    async def answer(self, request_id: RequestId, data: bytes, status: int) -> None:
+        self._post(data)
+        await self.flush()
+
+    def done(self, request_id: RequestId) -> None:
+        self._wake_reader()
+
+    async def close_stream(self, origin: RequestId, retry_ms: int | None) -> bool:
+        await trio.lowlevel.checkpoint()
+        return False  # a byte stream has no resumable response streams
+
+    # ------------------------------------------------------------------ closing
+
+    async def _finish_writes(self) -> None:
+        """Let a flush under way finish, then write what is left (answers posted before closing go out)."""
+        while self.flushing:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+        await self.flush()
+
+    async def _close(self) -> None:
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(self.limits.close_timeout):
+                await self._finish_writes()
+            self.closed = True
+            self.port.close()
+            self.place.forget_connection(self.id)
+            await self.stream.aclose()
 
 
-async def serve_tcp(
-    handler: StreamHandler,
-    host: str,
-    port: int,
-    *,
-    backlog: int | None = None,
-    task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve on ``host:port`` (port 0 picks a free one); reports the bound ``(host, port)``."""
-    listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
-    for listener in listeners:
-        listener.socket.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)
-    sockname = listeners[0].socket.getsockname()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(serve_listeners, handler, listeners)
-        task_status.started((sockname[0], sockname[1]))
-
-
-async def serve_unix(
-    handler: StreamHandler,
-    path: str,
-    *,
-    backlog: int = 1024,
-    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve on a Unix domain socket at ``path`` (a stale socket file is replaced; any other file is not)."""
+def _describe(stream: trio.abc.Stream) -> str:
+    """Where a connection comes from, for logs (computed only when asked)."""
+    sock = getattr(stream, "socket", None)
+    if sock is None:
+        return type(stream).__name__
     try:
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
-    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
-    try:
-        await sock.bind(path)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise OSError(exc.errno, f"{path} exists and is not a socket") from exc
-        raise
-    sock.listen(backlog)
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(serve_listeners, handler, [trio.SocketListener(sock)])
-            task_status.started(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        peer = sock.getpeername()
+    except OSError:
+        return "closed socket"
+    if isinstance(peer, tuple):
+        return f"tcp {peer[0]}:{peer[1]}"
+    return f"unix {peer or sock.getsockname()}"

@@ -12,6 +12,7 @@ import trio
 import trio.testing
 from server_test_helpers import LEGACY, call, legacy_client, settle
 
+from mcp_trio.runtime.application import Runtime
 from mcp_trio.server.config import ServerConfig
 from mcp_trio.server.context import Context
 from mcp_trio.server.server import Server
@@ -46,30 +47,31 @@ class RecordingStream(trio.abc.Stream):
 
 
 class Harness:
-    def __init__(self, client: RawClient, server_stream: RecordingStream, nursery: trio.Nursery) -> None:
+    def __init__(self, client: RawClient, server_stream: RecordingStream, runtime: Runtime) -> None:
         self.client = client
         self.server_stream = server_stream
-        self.nursery = nursery
+        self.runtime = runtime
         self.served = trio.Event()
+
+    def leftovers(self) -> int:
+        """Connections and request tasks the runtime still holds."""
+        return sum(len(shard.connection_table) + len(shard.requests) for shard in self.runtime.shards)
 
 
 @asynccontextmanager
 async def serve_one(server: Server) -> AsyncIterator[Harness]:
-    """Serve one in-memory connection in a nursery of our own, so we can see what it leaves behind."""
+    """Serve one in-memory connection under the server's tree, so we can see what it leaves behind."""
     client_stream, server_stream = trio.testing.memory_stream_pair()
     recording = RecordingStream(server_stream)
-    async with trio.open_nursery() as outer:
-        request_nursery: trio.Nursery
+    async with server.open_runtime() as runtime, trio.open_nursery() as outer:
+        harness = Harness(RawClient(client_stream), recording, runtime)
+        handle = runtime.serve_stream(recording)
 
-        async def run(task_status: trio.TaskStatus[trio.Nursery]) -> None:
-            async with trio.open_nursery() as nursery:
-                task_status.started(nursery)
-                await server.connection_handler().serve(recording, nursery)
-                harness.served.set()
+        async def watch() -> None:
+            await handle.wait()
+            harness.served.set()
 
-        harness = Harness(RawClient(client_stream), recording, outer)
-        request_nursery = await outer.start(run)
-        harness.nursery = request_nursery
+        outer.start_soon(watch)
         yield harness
         outer.cancel_scope.cancel()
 
@@ -258,7 +260,7 @@ async def test_half_closed_connection_gives_up_on_requests_after_the_drain_timeo
         await settle()
         assert seen == ["cancelled"]
         assert trio.current_time() - start == pytest.approx(4.0)
-        assert len(harness.nursery.child_tasks) == 0
+        assert harness.leftovers() == 0
 
 
 async def test_a_broken_connection_cancels_its_in_flight_handlers_and_leaves_no_task() -> None:
@@ -300,7 +302,7 @@ async def test_a_broken_connection_cancels_its_in_flight_handlers_and_leaves_no_
             await harness.served.wait()
         await settle()
         assert sorted(seen) == ["ask cancelled", "cancelled"]
-        assert len(harness.nursery.child_tasks) == 0
+        assert harness.leftovers() == 0
         assert harness.server_stream.closed
         assert len(server.hub) == 0
 
@@ -308,7 +310,7 @@ async def test_a_broken_connection_cancels_its_in_flight_handlers_and_leaves_no_
 async def test_answers_produced_by_one_chunk_are_coalesced_into_one_write() -> None:
     server = Server("coalesce")
 
-    @server.tool()
+    @server.tool(blocking=False)  # answered inline by the reader (a worker thread answers on its own)
     def echo(text: str) -> str:
         return text
 
@@ -337,7 +339,7 @@ async def test_answers_produced_by_one_chunk_are_coalesced_into_one_write() -> N
 async def test_initialize_response_and_later_requests_in_one_chunk_are_answered_in_order() -> None:
     server = Server("pipelined")
 
-    @server.tool()
+    @server.tool(blocking=False)  # inline answers keep input order (worker threads finish in any order)
     def echo(text: str) -> str:
         return text
 

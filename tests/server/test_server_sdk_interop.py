@@ -64,8 +64,8 @@ async def sdk_session(server: Server, **kwargs: Any) -> AsyncIterator[ClientSess
             await client_stream.send_all(data + b"\n")
 
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(server.connection_handler().serve, server_stream, nursery)
+        async with server.open_runtime() as runtime, trio.open_nursery() as nursery:
+            runtime.serve_stream(server_stream)
             nursery.start_soon(pump_in)
             nursery.start_soon(pump_out)
             async with ClientSession(session_reads, session_writes, **kwargs) as session:

@@ -28,6 +28,7 @@ def test_all_lists_exactly_the_public_api() -> None:
         "ChildCounts",
         "SupervisorStatistics",
         "format_tree",
+        "split_exit",
         "SupervisionError",
         "Shutdown",
         "SupervisorEscalation",

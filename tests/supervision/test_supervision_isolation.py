@@ -150,7 +150,8 @@ async def test_cancel_stops_one_child_without_waiting_and_it_counts_as_shutdown(
         await trio.testing.wait_all_tasks_blocked()
         doomed.cancel()
         assert doomed.running  # asked, not yet stopped: cancel does not wait
-        await trio.testing.wait_all_tasks_blocked()
+        await doomed.wait()
+        await doomed.wait()  # an ended child: returns at once
         assert not doomed.running
         assert kept.running
         assert stopped == [0.0]

@@ -1,6 +1,7 @@
 """Streamable HTTP transport on h11 over Trio, serving both MCP wire eras on one endpoint.
 
-* ``serve_http(server, host, port, path=..., config=...)``: the entry point.
+* ``HttpEndpoint``: one served MCP endpoint (the runtime's ``HttpListener`` makes one and feeds it
+  connections; ``Server.serve_http`` is the entry point).
 * ``HttpConfig``: every limit, with units.
 * ``EventStore`` / ``InMemoryEventStore``: where legacy SSE events wait for a resume.
 * ``AuthSettings``, ``TokenVerifier``, ``StaticTokenVerifier``, ``AccessToken``: OAuth resource-server auth.
@@ -10,7 +11,7 @@ reads every other request), ``response_head`` (response serialisation), ``idle``
 keep-alive reaper), ``endpoint`` (routing and checks), ``modern``
 (stateless 2026-07-28), ``legacy`` and ``sessions`` (2025-x sessions, resumable streams), ``sse`` (response
 streams), ``event_store``, ``headers`` (negotiation, SEP-2243 routing headers), ``security`` (Host/Origin),
-``auth``, ``config``, ``server`` (the accept loop).
+``auth``, ``config``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from mcp_trio.transports.http.auth import AuthSettings as AuthSettings
 from mcp_trio.transports.http.auth import StaticTokenVerifier as StaticTokenVerifier
 from mcp_trio.transports.http.auth import TokenVerifier as TokenVerifier
 from mcp_trio.transports.http.config import HttpConfig as HttpConfig
+from mcp_trio.transports.http.endpoint import HttpEndpoint as HttpEndpoint
 from mcp_trio.transports.http.event_store import EventStore as EventStore
 from mcp_trio.transports.http.event_store import InMemoryEventStore as InMemoryEventStore
-from mcp_trio.transports.http.server import serve_http as serve_http
 
 __all__ = [
-    "serve_http",
+    "HttpEndpoint",
     "HttpConfig",
     "EventStore",
     "InMemoryEventStore",

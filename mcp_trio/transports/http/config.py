@@ -30,7 +30,6 @@ _POSITIVE_SECONDS = (
     "write_timeout",
     "sse_keepalive_interval",
     "session_idle_timeout",
-    "session_sweep_interval",
     "event_store_max_age",
 )
 
@@ -61,8 +60,7 @@ class HttpConfig:
             besides the stateless 2026-07-28 wire; ``False`` makes the endpoint modern-only.
         max_sessions: legacy sessions alive at once; a further ``initialize`` gets 503.
         session_idle_timeout: seconds a legacy session with no request, stream or task lives on; then it ends
-            (its id gets 404).
-        session_sweep_interval: seconds between sweeps for idle sessions.
+            (its id gets 404) at the runtime's next sweep (``RuntimeConfig.session_sweep_interval``).
         event_store: where legacy SSE events are kept for resumption; ``None`` builds an in-memory store from
             the three limits below.
         event_store_max_events: events kept per session by the in-memory store (oldest dropped first).
@@ -90,7 +88,6 @@ class HttpConfig:
     legacy_sessions: bool = True
     max_sessions: int = 10_000
     session_idle_timeout: float = 30 * 60.0
-    session_sweep_interval: float = 30.0
     event_store: EventStore | None = None
     event_store_max_events: int = 1000
     event_store_max_bytes: int = 4 * 1024 * 1024

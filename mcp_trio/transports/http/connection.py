@@ -40,10 +40,12 @@ from mcp_trio.protocol.errors import InvalidRequest, McpError, MessageTooLarge
 from mcp_trio.protocol.jsonrpc import encode_message, error_response
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.headers import Headers
+from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.http.request_head import parse_plain_head
 from mcp_trio.transports.http.response_head import CONTINUE, LAST_CHUNK, chunk, response_head
 from mcp_trio.transports.http.sse import KEEPALIVE_FRAME, ResponseStream
 from mcp_trio.transports.lean_socket import LeanSocketStream
+from mcp_trio.transports.port import Place
 
 __all__ = ["HttpConnection", "HttpRequest", "RequestHandler", "HeaderList"]
 
@@ -90,6 +92,13 @@ class RequestHandler(Protocol):
     async def __call__(self, connection: HttpConnection, http: HttpRequest) -> None: ...
 
 
+class Endpoint(RequestHandler, Protocol):
+    """A request handler with the set of open connections it sweeps for idleness."""
+
+    @property
+    def connections(self) -> OpenConnections: ...
+
+
 class HttpConnection:
     """The state of one connection (see the module docstring).
 
@@ -109,14 +118,22 @@ class HttpConnection:
         "_idle",
         "_response",
         "config",
+        "handler",
+        "id",
         "idle_since",
         "must_close",
+        "place",
         "stream",
     )
 
-    def __init__(self, stream: trio.abc.Stream, config: HttpConfig) -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, config: HttpConfig, handler: Endpoint, place: Place, connection_id: int
+    ) -> None:
         self.stream = stream
         self.config = config
+        self.handler = handler
+        self.place = place  # the runtime shard this connection lives in (its requests run there)
+        self.id = connection_id
         self.must_close = False
         self._idle = trio.CancelScope()  # replaced by the one serve() runs in
         #: When the connection started waiting for its next request (``inf`` while it has one): the reaper
@@ -130,7 +147,20 @@ class HttpConnection:
         self._head = False
         self._response = _UNANSWERED
 
+    def __repr__(self) -> str:
+        return f"<http connection {self.id}>"
+
     # ------------------------------------------------------------------ the request loop
+
+    async def run(self) -> None:
+        """Serve this connection as the connection's child task, then leave the endpoint and the shard."""
+        connections = self.handler.connections
+        connections.add(self)
+        try:
+            await self.serve(self.handler)
+        finally:
+            connections.discard(self)
+            self.place.forget_connection(self.id)
 
     async def serve(self, handler: RequestHandler) -> None:
         """Serve requests until the client leaves, times out, or a response forbids reuse."""
@@ -336,7 +366,7 @@ class HttpConnection:
 
     def declared_length(self, request: HttpRequest) -> int | None:
         value = request.headers.get("content-length")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and value.isascii() and value.isdigit() and len(value) < 19 else None
 
     # ------------------------------------------------------------------ writing
 

@@ -25,13 +25,14 @@ from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
 from mcp_trio.transports.http.event_store import EventStore, InMemoryEventStore
 from mcp_trio.transports.http.headers import MCP_PROTOCOL_VERSION, accepts, media_type
+from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.http.legacy import LegacyEndpoint
 from mcp_trio.transports.http.modern import handle_modern_post, loose_params, meta_version
 from mcp_trio.transports.http.security import OriginPolicy, host_with_port
-from mcp_trio.transports.http.sessions import SessionRegistry
-from mcp_trio.transports.http.shared import McpServer
+from mcp_trio.transports.lean_socket import LeanSocketStream
+from mcp_trio.transports.port import Place, SessionHost, SessionTable
 
-__all__ = ["Endpoint"]
+__all__ = ["HttpEndpoint"]
 
 _JSON: Final = "application/json"
 _SSE: Final = "text/event-stream"
@@ -39,50 +40,55 @@ _ALLOW_LEGACY: Final = "GET, POST, DELETE"
 _ALLOW_MODERN: Final = "POST"
 
 
-class Endpoint:
+class HttpEndpoint:
     """Everything one served MCP endpoint shares across its connections.
 
     Args:
-        server: the MCP server to drive.
+        host: the MCP server to drive.
         config: transport limits.
         path: the endpoint's path (``/mcp``).
-        host, port: the bound address (for the Host/Origin defaults and the default resource URI).
-        nursery: where legacy request tasks and session upkeep run.
+        host_name, port: the bound address (for the Host/Origin defaults and the default resource URI).
+        sessions: where legacy sessions live (the runtime's shards).
     """
 
     __slots__ = (
         "config",
+        "connections",
+        "host",
         "legacy",
         "metadata_paths",
         "metadata_url",
         "origins",
         "path",
-        "registry",
         "resource",
-        "server",
         "store",
     )
 
     def __init__(
-        self, server: McpServer, config: HttpConfig, path: str, host: str, port: int, nursery: trio.Nursery
+        self, host: SessionHost, config: HttpConfig, path: str, host_name: str, port: int, sessions: SessionTable
     ) -> None:
-        self.server = server
+        self.host = host
         self.config = config
         self.path = path
-        self.origins = OriginPolicy(host, port, config.allowed_hosts, config.allowed_origins)
+        self.origins = OriginPolicy(host_name, port, config.allowed_hosts, config.allowed_origins)
         store: EventStore = config.event_store or InMemoryEventStore(
             config.event_store_max_events, config.event_store_max_bytes, config.event_store_max_age
         )
         self.store = store
-        self.registry = SessionRegistry(config, store, server.hub, nursery)
-        self.legacy = LegacyEndpoint(server, config, self.registry)
+        self.legacy = LegacyEndpoint(host, config, sessions, store)
+        #: The endpoint's open connections, swept for keep-alive idleness (``reap_forever``).
+        self.connections = OpenConnections(config.keep_alive_timeout, config.keep_alive_sweep_interval)
         auth = config.auth
-        origin = f"http://{host_with_port(host, port)}"
+        origin = f"http://{host_with_port(host_name, port)}"
         self.resource = auth.resource if auth is not None and auth.resource is not None else origin + path
         base = self.resource.partition("://")
         authority = base[2].partition("/")[0]
         self.metadata_url = f"{base[0]}://{authority}{WELL_KNOWN_PREFIX}{path}"
         self.metadata_paths = frozenset({WELL_KNOWN_PREFIX, WELL_KNOWN_PREFIX + path})
+
+    def open_connection(self, sock: trio.socket.SocketType, connection_id: int, place: Place) -> HttpConnection:
+        """An accepted socket as one of this endpoint's connections (run it with ``connection.run()``)."""
+        return HttpConnection(LeanSocketStream(sock), self.config, self, place, connection_id)
 
     async def __call__(self, connection: HttpConnection, http: HttpRequest) -> None:
         """Answer one request (the connection's ``RequestHandler``)."""
@@ -107,7 +113,7 @@ class Endpoint:
                 await connection.send_error(outcome.status, InvalidRequest(outcome.message), headers=challenge)
                 return
         version = headers.get(MCP_PROTOCOL_VERSION)
-        modern_client = version is not None and version in self.server.profile.modern_versions
+        modern_client = version is not None and version in self.host.profile.modern_versions
         legacy = self.config.legacy_sessions
         method = http.method
         if method == "POST":
@@ -161,7 +167,7 @@ class Endpoint:
         if isinstance(message, list):
             await connection.send_error(400, InvalidRequest("JSON-RPC batches are not accepted over HTTP"))
             return
-        profile = self.server.profile
+        profile = self.host.profile
         modern = not self.config.legacy_sessions or (version is not None and version in profile.modern_versions)
         if (
             not modern
@@ -171,14 +177,13 @@ class Endpoint:
             modern = meta_version(loose_params(message.params)) is not None
         if modern:
             await handle_modern_post(
-                self.server,
+                self.host,
                 connection,
                 http,
                 message,
                 header_version=version,
                 sse=sse_ok,
                 stream_limit=self.config.max_stream_buffer_bytes,
-                nursery=self.registry.nursery,
             )
         else:
             await self.legacy.post(connection, http, message, header_version=version, json=json_ok, sse=sse_ok)

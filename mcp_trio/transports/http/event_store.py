@@ -27,10 +27,15 @@ def format_event_id(stream_id: int, seq: int) -> str:
     return f"{stream_id}-{seq}"
 
 
+def _ascii_digits(text: str) -> bool:
+    """``str.isdigit`` also accepts ``"²"``, which ``int`` refuses: only ASCII digits are ours."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_event_id(event_id: str) -> tuple[int, int] | None:
     """``"3-17"`` -> ``(3, 17)``; ``None`` for anything we did not mint."""
     stream, sep, seq = event_id.strip().partition("-")
-    if not sep or not stream.isdigit() or not seq.isdigit() or len(event_id) > 40:
+    if not sep or len(event_id) > 40 or not _ascii_digits(stream) or not _ascii_digits(seq):
         return None
     return int(stream), int(seq)
 

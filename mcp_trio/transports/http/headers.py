@@ -154,12 +154,17 @@ def decode_header_value(value: str) -> str:
     return value
 
 
+#: A number header longer than this cannot state a JSON number we decoded (and ``int`` of thousands of digits
+#: raises ValueError past Python's digit limit).
+_MAX_NUMBER_DIGITS: Final = 400
+
+
 def _same(header: str, body: Any) -> bool:
     """Whether a decoded header value states the body value (numbers numerically, booleans as JSON)."""
     if isinstance(body, bool):
         return header == ("true" if body else "false")
     if isinstance(body, int | float):
-        if not _NUMBER.fullmatch(header):
+        if not _NUMBER.fullmatch(header) or len(header) > _MAX_NUMBER_DIGITS:
             return False
         number = float(header) if any(c in header for c in ".eE") else int(header)
         return bool(number == body) and not (isinstance(body, float) and math.isnan(body))

@@ -1,57 +1,54 @@
 """The 2025-x session wire over HTTP: ``initialize`` mints a session; POST, GET and DELETE act on it.
 
-Every POST carries one message of the session and is fed to ``ServerSession.receive``; the transport acts on
-the event exactly as the stream transport does. A long-running request answers through a resumable SSE stream
-(priming event first, for clients of 2025-11-25 or later) and runs in the server's nursery, so a broken
-connection does not cancel it; ``notifications/cancelled`` does. Status codes follow the spec: no session id on
-a non-initialize request is 400, an unknown or ended session is 404, and JSON-RPC errors of a live session are
-ordinary 200 responses (a legacy client reads a 404 as "session gone").
+Every POST carries one message of the session and is fed to the session driver (``SessionPort.receive``),
+exactly as the stream framing feeds its messages. A request whose handler runs as a task answers through a
+resumable SSE stream (priming event first, for clients of 2025-11-25 or later) and runs in the session's
+shard, so a broken connection does not cancel it; ``notifications/cancelled`` does. Status codes follow the
+spec: no session id on a non-initialize request is 400, an unknown or ended session is 404, and JSON-RPC
+errors of a live session are ordinary 200 responses (a legacy client reads a 404 as "session gone").
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
+import secrets
 from typing import Any, Final
 
-import trio
-
 from mcp_trio.protocol.errors import InvalidRequest, LocalProtocolError
-from mcp_trio.protocol.events import (
-    Answered,
-    CancelRequested,
-    ErrorReceived,
-    RequestReceived,
-    ResponseReceived,
-    SessionInitialized,
-)
-from mcp_trio.protocol.jsonrpc import ErrorResponse, Message, Request, encode_message
-from mcp_trio.protocol.session import ServerSession
+from mcp_trio.protocol.jsonrpc import Message, Request
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
-from mcp_trio.transports.http.event_store import parse_event_id
+from mcp_trio.transports.http.event_store import EventStore, parse_event_id
 from mcp_trio.transports.http.headers import LAST_EVENT_ID, MCP_SESSION_ID
-from mcp_trio.transports.http.modern import error_of
-from mcp_trio.transports.http.sessions import HttpSession, LegacyPeer, LegacyStream, SessionRegistry
-from mcp_trio.transports.http.shared import McpServer
+from mcp_trio.transports.http.sessions import HttpSession, LegacyStream
 from mcp_trio.transports.http.sse import ResponseStream, sse_frame
+from mcp_trio.transports.port import RUNNING, SessionHost, SessionTable
 
 __all__ = ["LegacyEndpoint"]
 
 logger: Final = logging.getLogger("mcp_trio.http")
 #: The first revision whose clients understand priming events (SEP-1699); older ones get no priming.
 _PRIMING_SINCE: Final = "2025-11-25"
+_SESSION_ID_BYTES: Final = 24  # 192 bits of randomness, 32 URL-safe characters (all visible ASCII)
 
 
 class LegacyEndpoint:
-    """Legacy-session handling of one HTTP endpoint."""
+    """Legacy-session handling of one HTTP endpoint.
 
-    __slots__ = ("config", "registry", "server")
+    Args:
+        host: the server that answers (its session driver does the MCP work).
+        config: the endpoint's limits.
+        sessions: where sessions live (the runtime's shards).
+        store: where their events wait for resumes.
+    """
 
-    def __init__(self, server: McpServer, config: HttpConfig, registry: SessionRegistry) -> None:
-        self.server = server
+    __slots__ = ("config", "host", "sessions", "store")
+
+    def __init__(self, host: SessionHost, config: HttpConfig, sessions: SessionTable, store: EventStore) -> None:
+        self.host = host
         self.config = config
-        self.registry = registry
+        self.sessions = sessions
+        self.store = store
 
     # ------------------------------------------------------------------ helpers
 
@@ -62,16 +59,15 @@ class LegacyEndpoint:
             error = InvalidRequest("missing Mcp-Session-Id header (send initialize first)")
             await connection.send_error(400, error)
             return None
-        session = self.registry.get(session_id)
-        if session is None:
+        session = self.sessions.get(session_id)
+        if not isinstance(session, HttpSession) or session.closed:
             await connection.send_error(404, InvalidRequest("unknown or expired session: initialize again"))
             return None
         session.touch()
         return session
 
-    async def _reply(self, connection: HttpConnection, message: Any, *, json: bool, headers: Any = ()) -> None:
-        """One message as the whole response: JSON, or a one-event SSE stream for SSE-only clients."""
-        data = encode_message(message)
+    async def _reply(self, connection: HttpConnection, data: bytes, *, json: bool, headers: Any = ()) -> None:
+        """One encoded message as the whole response: JSON, or a one-event SSE stream for SSE-only clients."""
         if json:
             await connection.send_json(200, data, headers)
             return
@@ -94,7 +90,7 @@ class LegacyEndpoint:
         if isinstance(message, Request) and message.method == "initialize" and MCP_SESSION_ID not in http.headers:
             await self._initialize(connection, message, json=json)
             return
-        if header_version is not None and header_version not in self.server.profile.legacy_versions:
+        if header_version is not None and header_version not in self.host.profile.legacy_versions:
             error = InvalidRequest(f"unsupported MCP-Protocol-Version {header_version!r}")
             await connection.send_error(400, error)
             return
@@ -102,65 +98,48 @@ class LegacyEndpoint:
         if session is None:
             return
         try:
-            event = session.core.receive(message)
+            reply = session.driver.receive(message)
         except LocalProtocolError:  # the session ended meanwhile
             await connection.send_error(404, InvalidRequest("session ended"))
             return
-        kind = type(event)
-        if kind is RequestReceived:
-            await self._request(connection, session, event, header_version=header_version, json=json, sse=sse)  # type: ignore[arg-type]
-            return
-        if kind is Answered:
-            await self._reply(connection, event.message, json=json)  # type: ignore[union-attr]
-            return
-        if kind is CancelRequested:
-            session.cancel(event.id)  # type: ignore[union-attr]
-        elif kind is ResponseReceived or kind is ErrorReceived:
-            session.resolve(event)  # type: ignore[arg-type]
-        elif kind is SessionInitialized:
-            session.subscribe()
-        await connection.send_response(202)
+        if reply is RUNNING:
+            assert isinstance(message, Request)
+            await self._stream_request(connection, session, message, header_version=header_version, sse=sse)
+        elif isinstance(reply, bytes):
+            await self._reply(connection, reply, json=json)
+        else:
+            await connection.send_response(202)
 
     async def _initialize(self, connection: HttpConnection, request: Request, *, json: bool) -> None:
-        if self.registry.full:
+        if len(self.sessions) >= self.config.max_sessions:
             await connection.send_error(503, InvalidRequest("too many sessions"), request.id, [("retry-after", "1")])
             return
-        core = ServerSession(self.server.profile)
-        event = core.receive(request)
-        assert isinstance(event, Answered)
-        if isinstance(event.message, ErrorResponse):
-            await self._reply(connection, event.message, json=json)
+        session_id = secrets.token_urlsafe(_SESSION_ID_BYTES)
+        session = HttpSession(session_id, self.config, self.store)
+        port = session.port = self.host.open_session(session, self.sessions.place_of(session_id))
+        reply = port.receive(request)
+        assert isinstance(reply, bytes)  # initialize is answered by the session itself
+        if not port.established:  # refused (bad params): no session
+            port.close()
+            await self._reply(connection, reply, json=json)
             return
-        session = self.registry.create(core)
-        await self._reply(connection, event.message, json=json, headers=[("mcp-session-id", session.id)])
+        self.sessions.add(session)
+        await self._reply(connection, reply, json=json, headers=[("mcp-session-id", session.id)])
 
-    async def _request(
+    async def _stream_request(
         self,
         connection: HttpConnection,
         session: HttpSession,
-        event: RequestReceived,
+        request: Request,
         *,
         header_version: str | None,
-        json: bool,
         sse: bool,
     ) -> None:
-        core = session.core
+        """Answer a request that runs as a task: its stream (resumable for 2025-11-25+ SSE clients) is the response."""
         priming = sse and header_version is not None and header_version >= _PRIMING_SINCE
-        stream = session.open_stream(resumable=priming)
-        try:
-            result = self.server.dispatcher.dispatch(core, LegacyPeer(session, stream), event)
-        except Exception as exc:  # noqa: BLE001 - mapped to the JSON-RPC error the client sees
-            stream.abandon()
-            await self._reply(connection, core.respond_error(event.id, error_of(exc, event.method)), json=json)
-            return
-        if not inspect.iscoroutine(result):
-            stream.abandon()
-            await self._reply(connection, core.respond(event.id, result), json=json)
-            return
+        stream = session.open_stream(request.id, resumable=priming)
         writer = ResponseStream(self.config.max_stream_buffer_bytes, live=sse)
         stream.attach(writer)
-        scope = session.tasks[event.id] = trio.CancelScope()
-        session.nursery.start_soon(_run, session, event, result, stream, scope)
         preamble = stream.priming_frame(self.config.sse_retry_ms) if priming else b""
         await connection.send_stream(writer, sse=sse, preamble=preamble, lazy=not priming)
 
@@ -214,38 +193,5 @@ class LegacyEndpoint:
         session = await self._session(connection, http)
         if session is None:
             return
-        await self.registry.end(session)
+        await self.sessions.end(session)
         await connection.send_response(200)
-
-
-async def _run(
-    session: HttpSession, event: RequestReceived, work: Any, stream: LegacyStream, scope: trio.CancelScope
-) -> None:
-    """A legacy request's task (in the server's nursery): run the handler, then emit its answer."""
-    core = session.core
-    outcome: tuple[bool, Any] | None = None
-    try:
-        with scope:
-            try:
-                outcome = (True, await work)
-            except Exception as exc:  # noqa: BLE001 - mapped to the JSON-RPC error the client sees
-                outcome = (False, error_of(exc, event.method))
-        if session.closed:
-            stream.abandon()
-            return
-        if outcome is None:  # cancelled by the client: no answer is due
-            core.forget(event.id)
-            stream.abandon()
-            return
-        ok, value = outcome
-        answer = core.respond(event.id, value) if ok else core.respond_error(event.id, value)
-        if answer is None:
-            stream.abandon()
-            return
-        await stream.emit(answer, final=True)
-    except Exception:  # the task's top level: log, never take the server down
-        logger.exception("legacy request %r of session %s failed", event.id, session.id)
-        stream.abandon()
-    finally:
-        session.tasks.pop(event.id, None)
-        session.touch()

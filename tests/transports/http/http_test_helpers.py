@@ -6,6 +6,7 @@ oversized bodies, pipelined requests, and a vanishing client.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import h11
@@ -13,10 +14,12 @@ import msgspec
 import trio
 
 from mcp_trio.protocol.types import CreateMessageParams, SamplingMessage, TextContent
+from mcp_trio.runtime.application import Runtime
+from mcp_trio.runtime.listeners import HttpListener
 from mcp_trio.server.context import Context
 from mcp_trio.server.server import Server
 from mcp_trio.testing import modern_meta
-from mcp_trio.transports.http import HttpConfig, serve_http
+from mcp_trio.transports.http import HttpConfig
 
 JSON_AND_SSE = "application/json, text/event-stream"
 MODERN = "2026-07-28"
@@ -166,12 +169,28 @@ class RawHttp:
         await self.stream.aclose()
 
 
+#: The runtime serving each port started by ``start`` (tests look at what it holds).
+RUNTIMES: dict[int, Runtime] = {}
+
+
+async def _run_runtime(server: Server, *, task_status: trio.TaskStatus[Runtime]) -> None:
+    async with server.open_runtime() as runtime:
+        task_status.started(runtime)
+        await trio.sleep_forever()
+
+
 async def start(nursery: trio.Nursery, server: Server, config: HttpConfig | None = None, path: str = "/mcp") -> int:
-    """Serve ``server`` on a free loopback port; returns the port."""
-    _, port = await nursery.start(
-        lambda task_status: serve_http(server, path=path, config=config, task_status=task_status)
-    )
+    """Serve ``server`` under its supervision tree on a free loopback port; returns the port."""
+    runtime: Runtime = await nursery.start(functools.partial(_run_runtime, server))
+    _, port = await runtime.add_listener(HttpListener("127.0.0.1", 0, path, config))
+    RUNTIMES[int(port)] = runtime
     return int(port)
+
+
+def live_work(port: int) -> int:
+    """Connections and running requests the runtime serving ``port`` still holds."""
+    runtime = RUNTIMES[port]
+    return sum(len(shard.connection_table) + len(shard.requests) for shard in runtime.shards)
 
 
 def encode(message: Any) -> bytes:

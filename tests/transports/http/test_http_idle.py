@@ -12,9 +12,22 @@ from mcp_trio.transports.http.connection import HttpConnection
 from mcp_trio.transports.http.idle import OpenConnections
 
 
+class _Nowhere:
+    """Stands in for the endpoint and the shard: these tests only look at idleness."""
+
+    connections = OpenConnections(keep_alive_timeout=10.0, sweep_interval=1.0)
+
+    async def __call__(self, connection: HttpConnection, http: object) -> None:
+        raise AssertionError("no request is served here")
+
+    def forget_connection(self, connection_id: int) -> None:
+        pass
+
+
 def _connection(idle_since: float) -> HttpConnection:
     left, _ = trio.testing.memory_stream_pair()
-    connection = HttpConnection(left, HttpConfig())
+    nowhere = _Nowhere()
+    connection = HttpConnection(left, HttpConfig(), nowhere, nowhere, 1)
     connection.idle_since = idle_since
     return connection
 

@@ -18,6 +18,8 @@ from http_test_helpers import (
     start,
 )
 
+from mcp_trio.runtime.config import RuntimeConfig
+from mcp_trio.server.config import ServerConfig
 from mcp_trio.transports.http import HttpConfig, InMemoryEventStore
 
 LIST = encode({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
@@ -185,8 +187,10 @@ async def test_the_session_cap_answers_503(nursery: trio.Nursery) -> None:
 
 
 async def test_idle_sessions_expire(nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
-    config = HttpConfig(session_idle_timeout=60.0, session_sweep_interval=10.0)
-    client = await RawHttp.connect(await start(nursery, build_server(), config))
+    config = HttpConfig(session_idle_timeout=60.0)
+    server = build_server()
+    server.config = ServerConfig(runtime=RuntimeConfig(session_sweep_interval=10.0))  # the runtime sweeps
+    client = await RawHttp.connect(await start(nursery, server, config))
     headers = await open_session(client)
     await trio.sleep(50)
     assert (await client.request("POST", "/mcp", headers, LIST)).status == 200

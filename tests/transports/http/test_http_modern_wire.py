@@ -10,6 +10,7 @@ from http_test_helpers import (
     RawHttp,
     build_server,
     encode,
+    live_work,
     modern_headers,
     modern_request,
     start,
@@ -181,25 +182,12 @@ async def test_client_disconnect_cancels_the_handler_and_leaves_no_task(nursery:
         status, _ = await client.head()
         assert status == 200
         await client.events_until(lambda e: "progress" in e.get("data", ""))
-        assert _connection_tasks(nursery) == 2  # the connection and its request's handler
+        assert live_work(port) == 2  # the connection and its request's handler
         await client.aclose()
         await probe.cancelled.wait()
         await trio.testing.wait_all_tasks_blocked()
     assert not probe.finished.is_set()
-    assert _connection_tasks(nursery) == 0
-
-
-def _connection_tasks(nursery: trio.Nursery) -> int:
-    """Tasks still running under serve_http's listener nursery (connections and their children)."""
-    count = 0
-    pending = list(nursery.child_tasks)
-    while pending:
-        task = pending.pop()
-        if "serve_connection" in task.name or "_run" in task.name:
-            count += 1
-        for child in task.child_nurseries:
-            pending.extend(child.child_tasks)
-    return count
+    assert live_work(port) == 0
 
 
 async def test_silent_streams_get_keep_alive_comments(

@@ -1,0 +1,263 @@
+"""The application supervisor: the whole server as one OTP tree of Trio nurseries.
+
+Theory of operation
+-------------------
+::
+
+    mcp-trio [one_for_one]                  Runtime.run / open_runtime
+    ├── housekeeping [one_for_one]          session expiry, loop-lag watchdog
+    ├── background [simple_one_for_one]     work that outlives requests (tasks extension)
+    ├── shard-00 [one_for_all]              see runtime/shard.py
+    │   ├── requests [simple_one_for_one]   one temporary child per running request
+    │   ├── connections [simple_one_for_one] one temporary child per connection
+    │   └── sessions                        legacy HTTP sessions of this shard
+    ├── ...                                 RuntimeConfig.shards of them
+    └── listener tcp://127.0.0.1:9000       one child per transport, added by add_listener
+
+Children start in that order and stop in reverse: listeners first (no new connections), then shards (their
+connections, sessions and requests), then background work and housekeeping. Every connection, whatever its
+transport, becomes a temporary child of shard ``id % shards`` through ``spawn_connection``; a legacy HTTP
+session lives in shard ``hash(id) % shards``. The runtime knows servers only as a ``SessionHost``
+(``transports/port.py``), so the server layer builds on it without a cycle.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import trio
+
+from mcp_trio.runtime.config import RuntimeConfig
+from mcp_trio.runtime.shard import Shard, ShardStatistics
+from mcp_trio.transports.port import HostedSession, SessionHost
+from supervision import (
+    ChildHandle,
+    ChildSpec,
+    DynamicSupervisor,
+    FailedToStartChild,
+    Restart,
+    Supervisor,
+    format_tree,
+    split_exit,
+)
+
+__all__ = ["Runtime", "open_runtime", "Listener", "Connection"]
+
+
+class Connection(Protocol):
+    """What a framing makes of an accepted connection: run it as the connection's child task."""
+
+    async def run(self) -> None: ...
+
+
+class Listener(Protocol):
+    """A transport's accept loop, run as a child of the application supervisor."""
+
+    @property
+    def name(self) -> str:
+        """The child id, e.g. ``tcp://127.0.0.1:9000``."""
+
+    async def serve(self, runtime: Runtime, *, task_status: trio.TaskStatus[Any]) -> None:
+        """Bind, report what was bound with ``task_status.started``, then accept until cancelled.
+
+        A listener may also carry ``restart`` (a ``supervision.Restart``; permanent when absent).
+        """
+
+
+class _Sessions:
+    """The runtime's ``SessionTable``: legacy sessions by id, each in shard ``hash(id) % shards``."""
+
+    __slots__ = ("_shards",)
+
+    def __init__(self, shards: tuple[Shard, ...]) -> None:
+        self._shards = shards
+
+    def place_of(self, session_id: str) -> Shard:
+        return self._shards[hash(session_id) % len(self._shards)]
+
+    def add(self, session: HostedSession) -> None:
+        self.place_of(session.id).sessions[session.id] = session
+
+    def get(self, session_id: str) -> HostedSession | None:
+        return self.place_of(session_id).sessions.get(session_id)
+
+    async def end(self, session: HostedSession) -> None:
+        table = self.place_of(session.id).sessions
+        if table.get(session.id) is session:
+            del table[session.id]
+        await session.close()
+
+    def __len__(self) -> int:
+        return sum(len(shard.sessions) for shard in self._shards)
+
+
+class _Ready:
+    """Relays the application supervisor's readiness as the runtime's own."""
+
+    __slots__ = ("runtime", "status")
+
+    def __init__(self, runtime: Runtime, status: trio.TaskStatus[Runtime]) -> None:
+        self.runtime = runtime
+        self.status = status
+
+    def started(self, value: object = None) -> None:
+        self.status.started(self.runtime)
+
+
+class Runtime:
+    """The supervised runtime one server runs under (see the module docstring).
+
+    Args:
+        host: the server the connections' sessions talk to.
+        config: shards, timeouts and intensity.
+        name: the application supervisor's name.
+    """
+
+    def __init__(self, host: SessionHost, config: RuntimeConfig | None = None, *, name: str = "mcp-trio") -> None:
+        self.host = host
+        self.config = config = config if config is not None else RuntimeConfig()
+        width = len(str(config.shards - 1))
+        self.shards = tuple(Shard(index, self, config.shutdown_timeout, width) for index in range(config.shards))
+        self.sessions = _Sessions(self.shards)
+        self.background = DynamicSupervisor(name="background", shutdown=config.shutdown_timeout)
+        self.housekeeping = Supervisor(self._housekeeping_children(), name="housekeeping")
+        grace = 2 * config.shutdown_timeout + 2.0
+        self.app = Supervisor(
+            [
+                self.housekeeping.child_spec("housekeeping", shutdown=grace),
+                self.background.child_spec("background", shutdown=grace),
+                *(shard.supervisor.child_spec(shard.name, shutdown=grace) for shard in self.shards),
+            ],
+            intensity=config.intensity,
+            period=config.period,
+            name=name,
+        )
+        self._ids = itertools.count(1)
+        self.watchdog: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Runtime {self.app.name!r} shards={len(self.shards)}>"
+
+    def _housekeeping_children(self) -> list[ChildSpec]:
+        children = [ChildSpec("session-expiry", self._expire_sessions, shutdown=1.0)]
+        threshold = self.config.loop_lag_threshold
+        if threshold is not None:
+            from mcp_trio.runtime.watchdog import LoopWatchdog
+
+            self.watchdog = LoopWatchdog(threshold)
+            children.append(ChildSpec("loop-watchdog", self.watchdog.run, shutdown=1.0))
+        return children
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, *, task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the tree, report ready with ``self``, and supervise until cancelled; then stop it in order.
+
+        Raises:
+            supervision.SupervisorEscalation: children failed faster than the restart intensity allows.
+        """
+        await self.app.run(task_status=_Ready(self, task_status))
+
+    async def add_listener(self, listener: Listener) -> Any:
+        """Start a transport's accept loop as a permanent child; returns what it bound (e.g. ``(host, port)``).
+
+        Raises:
+            OSError: it could not bind (the address is in use, the path is not a socket, ...).
+            supervision.FailedToStartChild: it failed to start for another reason.
+        """
+        try:
+            return await self._start_listener(listener)
+        except FailedToStartChild as exc:
+            if isinstance(exc.cause, OSError):
+                raise exc.cause from None
+            raise
+
+    async def _start_listener(self, listener: Listener) -> Any:
+        return await self.app.start_child(
+            ChildSpec(
+                listener.name,
+                lambda *, task_status: listener.serve(self, task_status=task_status),
+                restart=getattr(listener, "restart", Restart.PERMANENT),
+                shutdown=self.config.shutdown_timeout,
+            )
+        )
+
+    # ------------------------------------------------------------------ connections
+
+    def shard_of(self, connection_id: int) -> Shard:
+        return self.shards[connection_id % len(self.shards)]
+
+    def spawn_connection(self, open_connection: Callable[[int, Shard], Connection]) -> ChildHandle:
+        """Make the next connection (``open_connection(id, shard)``) and run it as a child of its shard.
+
+        Raises:
+            supervision.SupervisorClosed: the shard is not running (stopping, or restarting after a failure).
+        """
+        connection_id = next(self._ids)
+        shard = self.shards[connection_id % len(self.shards)]
+        connection = open_connection(connection_id, shard)
+        handle = shard.connections.start_child_nowait(connection.run, value=connection)
+        shard.connection_table[connection_id] = connection
+        return handle
+
+    def serve_stream(self, stream: trio.abc.Stream) -> ChildHandle:
+        """Serve one newline-delimited JSON session over an already-open stream (an embedding app's own, or an
+        in-memory stream in tests), as a connection child of its shard; returns the child's handle."""
+        from mcp_trio.transports.stream import StreamConnection
+
+        host = self.host
+        return self.spawn_connection(lambda cid, shard: StreamConnection(host, stream, shard, cid))
+
+    def connection(self, connection_id: int) -> Any:
+        """The live connection with this id, or ``None`` (O(1): the id names its shard)."""
+        return self.shard_of(connection_id).connection_table.get(connection_id)
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def _expire_sessions(self, *, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        interval = self.config.session_sweep_interval
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            for shard in self.shards:
+                await shard.expire_sessions(now)
+
+    # ------------------------------------------------------------------ observing
+
+    def statistics(self) -> list[ShardStatistics]:
+        """Per-shard figures (connections, requests, sessions, failures, abandoned children)."""
+        return [shard.statistics() for shard in self.shards]
+
+    def tree(self, *, limit: int = 100) -> dict[str, Any]:
+        """The live tree as JSON-able data (``supervision.format_tree`` renders it)."""
+        return self.app.tree(limit=limit)
+
+    def format_tree(self, *, limit: int = 20) -> str:
+        """The live tree as indented text, at most ``limit`` children listed per supervisor."""
+        return format_tree(self.tree(limit=limit))
+
+
+@asynccontextmanager
+async def open_runtime(
+    host: SessionHost, config: RuntimeConfig | None = None, *, name: str = "mcp-trio"
+) -> AsyncIterator[Runtime]:
+    """Run a ``Runtime`` for the duration of the block (in the caller's nursery tree); leaving it stops it.
+
+    Escalations arrive as themselves, not inside an ExceptionGroup.
+    """
+    runtime = Runtime(host, config, name=name)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runtime.run)
+            yield runtime
+            nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        failure, passing = split_exit(group)
+        if passing is not None or not isinstance(failure, BaseExceptionGroup) or len(failure.exceptions) != 1:
+            raise
+        error = failure.exceptions[0]
+        raise error from error.__cause__

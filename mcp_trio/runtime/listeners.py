@@ -1,0 +1,220 @@
+"""Listeners: each transport's accept loop, run as a child of the application supervisor.
+
+A listener binds in its start (so ``add_listener`` fails at once on a bad address), reports what it bound, then
+accepts until cancelled. Every accepted connection goes to ``Runtime.spawn_connection``, which makes it a
+temporary child of its shard: the listener never holds connections itself. Running out of file descriptors
+or kernel memory (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``) slows accepting down instead of crashing,
+as ``trio.serve_listeners`` does; any other accept error ends the listener, which the application supervisor
+restarts (it rebinds) within its intensity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import logging
+import math
+import os
+import stat
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import trio
+
+from mcp_trio.transports.lean_socket import LeanSocketStream
+from mcp_trio.transports.stdio import open_stdio_stream
+from mcp_trio.transports.stream import StreamConnection
+from supervision import Restart
+
+if TYPE_CHECKING:
+    from mcp_trio.runtime.application import Connection, Runtime
+    from mcp_trio.runtime.shard import Shard
+    from mcp_trio.transports.http import HttpConfig
+
+__all__ = ["TcpListener", "UnixListener", "StdioListener", "HttpListener", "accept_forever"]
+
+logger: Final = logging.getLogger("mcp_trio.runtime")
+_CAPACITY_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+
+OpenConnection = Callable[[trio.socket.SocketType, int, "Shard"], "Connection"]
+
+
+async def accept_forever(runtime: Runtime, sock: trio.socket.SocketType, open_connection: OpenConnection) -> None:
+    """Accept on ``sock`` until cancelled, handing each connection to its shard."""
+    retry = runtime.config.accept_retry_delay
+    try:
+        while True:
+            try:
+                conn, _ = await sock.accept()
+            except OSError as exc:
+                if exc.errno not in _CAPACITY_ERRNOS:
+                    raise
+                logger.error(
+                    "accept on %s failed with %s (%s); retrying in %g s",
+                    _sockname(sock),
+                    errno.errorcode.get(exc.errno or 0, "?"),
+                    os.strerror(exc.errno or 0),
+                    retry,
+                )
+                await trio.sleep(retry)
+                continue
+            try:
+                runtime.spawn_connection(functools.partial(open_connection, conn))
+            except trio.ClosedResourceError:  # its shard is restarting or stopping: refuse, keep accepting
+                conn.close()
+    finally:
+        sock.close()
+
+
+def _sockname(sock: trio.socket.SocketType) -> str:
+    try:
+        return str(sock.getsockname())
+    except OSError:
+        return "a closed socket"
+
+
+def _stream_connection(runtime: Runtime) -> OpenConnection:
+    host = runtime.host
+
+    def open_connection(sock: trio.socket.SocketType, cid: int, shard: Shard) -> Connection:
+        return StreamConnection(host, LeanSocketStream(sock), shard, cid)
+
+    return open_connection
+
+
+async def _serve_sockets(
+    runtime: Runtime, socks: list[trio.socket.SocketType], open_connection: OpenConnection, bound: Any, task_status: Any
+) -> None:
+    try:
+        async with trio.open_nursery() as nursery:
+            for sock in socks:
+                nursery.start_soon(accept_forever, runtime, sock, open_connection)
+            task_status.started(bound)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+async def _bind_tcp(host: str, port: int, backlog: int | None) -> tuple[list[trio.socket.SocketType], tuple[str, int]]:
+    listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+    socks = [listener.socket for listener in listeners]
+    for sock in socks:
+        sock.setsockopt(trio.socket.IPPROTO_TCP, trio.socket.TCP_NODELAY, 1)  # inherited by accepted sockets
+    name = socks[0].getsockname()
+    return socks, (name[0], name[1])
+
+
+@attrs.frozen
+class TcpListener:
+    """Newline-delimited JSON over TCP; reports the bound ``(host, port)`` (port 0 picks a free one)."""
+
+    host: str
+    port: int
+    backlog: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"tcp://{_show_host(self.host)}:{self.port}"
+
+    async def serve(self, runtime: Runtime, *, task_status: trio.TaskStatus[tuple[str, int]]) -> None:
+        socks, bound = await _bind_tcp(self.host, self.port, self.backlog)
+        await _serve_sockets(runtime, socks, _stream_connection(runtime), bound, task_status)
+
+
+@attrs.frozen
+class UnixListener:
+    """Newline-delimited JSON on a Unix domain socket at ``path`` (a stale socket file is replaced; any other
+    file is not); reports the path and removes the file when it stops."""
+
+    path: str
+    backlog: int = 1024
+
+    @property
+    def name(self) -> str:
+        return f"unix://{self.path}"
+
+    async def serve(self, runtime: Runtime, *, task_status: trio.TaskStatus[str]) -> None:
+        path = self.path
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                os.unlink(path)
+        sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+        try:
+            await sock.bind(path)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise OSError(exc.errno, f"{path} exists and is not a socket") from exc
+            raise
+        sock.listen(self.backlog)
+        try:
+            await _serve_sockets(runtime, [sock], _stream_connection(runtime), path, task_status)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+@attrs.frozen
+class StdioListener:
+    """One session on this process's stdin/stdout (a temporary child: never restarted).
+
+    ``stdin``/``stdout`` name other descriptors to serve instead (pipes to a parent, tests); they are
+    duplicated, so the caller may close its own. ``finished`` is set when the session ends (the client closed
+    its end and got its answers), which is when a stdio server's process is done.
+    """
+
+    stdin: int | None = None
+    stdout: int | None = None
+    finished: trio.Event = attrs.field(factory=trio.Event, eq=False, repr=False)
+    restart: Restart = Restart.TEMPORARY
+
+    @property
+    def name(self) -> str:
+        return "stdio"
+
+    async def serve(self, runtime: Runtime, *, task_status: trio.TaskStatus[None]) -> None:
+        host = runtime.host
+        try:
+            stream = open_stdio_stream(self.stdin, self.stdout)
+            handle = runtime.spawn_connection(lambda cid, shard: StreamConnection(host, stream, shard, cid))
+            task_status.started()
+            await handle.wait()
+        finally:
+            self.finished.set()
+
+
+@attrs.frozen
+class HttpListener:
+    """Streamable HTTP (both wire eras) at ``http://host:port/path``; reports the bound ``(host, port)``."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    path: str = "/mcp"
+    config: HttpConfig | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError(f"path must start with '/': {self.path!r}")
+
+    @property
+    def name(self) -> str:
+        return f"http://{_show_host(self.host)}:{self.port}{self.path}"
+
+    async def serve(self, runtime: Runtime, *, task_status: trio.TaskStatus[tuple[str, int]]) -> None:
+        from mcp_trio.transports.http import HttpConfig, HttpEndpoint
+
+        config = self.config if self.config is not None else HttpConfig()
+        socks, bound = await _bind_tcp(self.host, self.port, None)
+        endpoint = HttpEndpoint(runtime.host, config, self.path, bound[0], bound[1], runtime.sessions)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(endpoint.connections.reap_forever)
+                await _serve_sockets(runtime, socks, endpoint.open_connection, bound, task_status)
+        finally:
+            endpoint.connections.close_idle(math.inf)
+
+
+def _show_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,135 @@
+"""A shard: one partition of the runtime's connections, with the supervisors and tables that hold them.
+
+Theory of operation
+-------------------
+A shard is an OTP ``one_for_all`` supervisor of three children, started in this order and stopped in reverse:
+
+* ``requests``: a dynamic supervisor whose temporary children are the requests (and notification deliveries)
+  of this shard's sessions. A child's handle is its request's cancel scope. A handler that ignores
+  cancellation is abandoned after ``shutdown_timeout``: logged, counted, left to end on its own.
+* ``connections``: a dynamic supervisor whose temporary children are the connections hashed here (one task
+  each, no scope of their own: shutdown cancels them together).
+* ``sessions``: a worker that owns this shard's legacy HTTP sessions; stopping it ends them.
+
+If one of them fails (a bug in our code, never a handler's or a peer's doing) the shard restarts all three:
+the connections and sessions it held are gone, every other shard's keep running. The tables make a
+connection id or a session id lead to its object in O(1): the id picks the shard, a dict in the shard holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import trio
+
+from mcp_trio.transports.port import HostedSession
+from supervision import ChildSpec, DynamicSupervisor, Strategy, Supervisor
+
+if TYPE_CHECKING:
+    from mcp_trio.runtime.application import Runtime
+
+__all__ = ["Shard", "ShardStatistics"]
+
+logger: Final = logging.getLogger("mcp_trio.runtime")
+
+
+class ShardStatistics:
+    """Current figures of one shard (a plain record; ``as_dict`` for JSON)."""
+
+    __slots__ = ("abandoned", "connections", "failed_connections", "failed_requests", "name", "requests", "sessions")
+
+    def __init__(self, shard: Shard) -> None:
+        connections = shard.connections.statistics()
+        requests = shard.requests.statistics()
+        self.name = shard.name
+        self.connections = len(shard.connection_table)
+        self.requests = requests.active
+        self.sessions = len(shard.sessions)
+        self.failed_connections = connections.exits_abnormal
+        self.failed_requests = requests.exits_abnormal
+        self.abandoned = connections.abandoned + requests.abandoned
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class Shard:
+    """One partition of the runtime (see the module docstring).
+
+    Args:
+        index: its position; connection ``id % shards == index`` lives here.
+        runtime: the runtime it belongs to (handlers reach the background supervisor through it).
+        shutdown_timeout: seconds its children get to stop before being abandoned.
+        width: digits in its name (``shard-07`` among 16).
+    """
+
+    def __init__(self, index: int, runtime: Runtime, shutdown_timeout: float, width: int = 2) -> None:
+        self.index = index
+        self.runtime = runtime
+        self.name = f"shard-{index:0{width}d}"
+        self.requests = DynamicSupervisor(name=f"{self.name}/requests", shutdown=shutdown_timeout)
+        self.connections = DynamicSupervisor(
+            name=f"{self.name}/connections", shutdown=shutdown_timeout, terminable=False
+        )
+        #: Live connections by id, and legacy HTTP sessions by id.
+        self.connection_table: dict[int, Any] = {}
+        self.sessions: dict[str, HostedSession] = {}
+        # A sub-supervisor that cannot finish stopping (a child ignoring cancellation) is abandoned after a
+        # grace period, so the shard's other children still get stopped.
+        grace = 2 * shutdown_timeout + 1.0
+        self.supervisor = Supervisor(
+            [
+                self.requests.child_spec("requests", shutdown=grace),
+                self.connections.child_spec("connections", shutdown=grace),
+                ChildSpec("sessions", self._own_sessions, shutdown=grace),
+            ],
+            strategy=Strategy.ONE_FOR_ALL,
+            name=self.name,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Shard {self.name} connections={len(self.connection_table)} sessions={len(self.sessions)}>"
+
+    # ------------------------------------------------------------------ connections
+
+    def forget_connection(self, connection_id: int) -> None:
+        """A connection ended (``Place``): drop it from the table."""
+        self.connection_table.pop(connection_id, None)
+
+    # ------------------------------------------------------------------ sessions
+
+    async def _own_sessions(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Hold this shard's legacy sessions; when the shard stops (or restarts) they end with it."""
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.end_sessions()
+
+    async def end_sessions(self) -> None:
+        sessions = list(self.sessions.values())
+        self.sessions.clear()
+        for session in sessions:
+            try:
+                await session.close()
+            except Exception:  # one session's cleanup must not stop the others'
+                logger.exception("ending session %s failed", session.id)
+
+    async def expire_sessions(self, now: float) -> int:
+        """End the sessions idle past their timeout at ``now``; returns how many."""
+        expired = [session for session in self.sessions.values() if session.expired(now)]
+        for session in expired:
+            if self.sessions.get(session.id) is session:
+                del self.sessions[session.id]
+            try:
+                await session.close()
+            except Exception:
+                logger.exception("ending session %s failed", session.id)
+        return len(expired)
+
+    # ------------------------------------------------------------------ observing
+
+    def statistics(self) -> ShardStatistics:
+        return ShardStatistics(self)

@@ -1,0 +1,349 @@
+"""The session driver: one MCP session's logic, written once for every framing.
+
+Theory of operation
+-------------------
+A framing (``transports/stream.py``, the Streamable HTTP endpoint, later WebSocket) decodes messages and hands
+them to ``SessionDriver.receive``; everything the session sends goes out through the framing's ``Outlet``
+(``transports/port.py``). Between the two, this module is the only place that:
+
+* feeds the sans-IO ``ServerSession`` and acts on its events;
+* runs requests: a handler that answers synchronously is answered inline (no task, no scope, no context); a
+  coroutine becomes a temporary child of the shard's ``requests`` supervisor, whose handle is also the
+  request's cancel scope (``notifications/cancelled`` and a vanished client cancel it);
+* maps what a handler raises to the answer: ``error_from_exception`` is the only mapping, and *anything* a
+  handler raises ends that request only (``BaseException`` subclasses, exception groups, exceptions whose
+  ``str()`` fails) except ``KeyboardInterrupt``, ``SystemExit`` and its own cancellation;
+* serialises every outgoing message, so a result that cannot be serialised becomes a -32603 answer here;
+* sends server-to-client requests and waits for their answers (``ask``), cancelling them when the handler
+  stops waiting;
+* delivers server notifications (list changes, resource updates) from a hub ``Subscriber``.
+
+The driver is also the ``Peer`` that handlers' ``Context`` talks to: ``send``/``ask``/``close_stream`` name the
+request they belong to, so no object is made per request. Idle, a driver is one small slotted object: its maps
+exist only while something is in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+import trio
+
+from mcp_trio.protocol.errors import InternalError, LocalProtocolError, McpError, RemoteError, error_from_exception
+from mcp_trio.protocol.events import (
+    Answered,
+    CancelRequested,
+    ErrorReceived,
+    RequestReceived,
+    ResponseReceived,
+    SessionInitialized,
+)
+from mcp_trio.protocol.jsonrpc import (
+    ErrorResponse,
+    Message,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    encode_message,
+    error_response,
+)
+from mcp_trio.protocol.session import ServerSession
+from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, Subscriber
+from mcp_trio.transports.port import RUNNING, Outlet, Reply
+from supervision import ChildHandle, split_exit
+
+if TYPE_CHECKING:
+    from mcp_trio.runtime.shard import Shard
+    from mcp_trio.server.server import Server
+
+__all__ = ["SessionDriver"]
+
+logger: Final = logging.getLogger("mcp_trio.server")
+_LIST_CHANGED: Final = frozenset({TOOLS, PROMPTS, RESOURCES})
+#: What serialising a result can raise: unsupported types, lone surrogates, integers past the digit limit,
+#: nesting past the recursion limit.
+_ENCODE_ERRORS: Final = (TypeError, ValueError, OverflowError, RecursionError)
+
+
+class _Waiter:
+    """A server-to-client request awaiting its answer."""
+
+    __slots__ = ("event", "outcome")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.outcome: ResponseReceived | ErrorReceived | None = None
+
+
+class SessionDriver:
+    """One client session (see the module docstring); implements ``SessionPort`` and the handlers' ``Peer``.
+
+    Args:
+        server: the server whose handlers answer.
+        outlet: where the session's messages go (the framing).
+        place: the runtime shard whose ``requests`` supervisor runs this session's tasks.
+    """
+
+    __slots__ = (
+        "_delivering",
+        "closed",
+        "outlet",
+        "place",
+        "reply_status",
+        "server",
+        "session",
+        "subscriber",
+        "tasks",
+        "waiters",
+    )
+
+    def __init__(self, server: Server, outlet: Outlet, place: Shard) -> None:
+        self.server = server
+        self.outlet = outlet
+        self.place = place
+        self.session = ServerSession(server.profile)
+        self.reply_status = 200
+        self.closed = False
+        self.tasks: dict[RequestId, ChildHandle] | None = None
+        self.waiters: dict[RequestId, _Waiter] | None = None
+        self.subscriber: Subscriber | None = None
+        self._delivering = False
+
+    def __repr__(self) -> str:
+        return f"<SessionDriver in_flight={self.in_flight} closed={self.closed}>"
+
+    # ------------------------------------------------------------------ SessionPort
+
+    @property
+    def in_flight(self) -> int:
+        return 0 if self.tasks is None else len(self.tasks)
+
+    @property
+    def waiting_on_client(self) -> bool:
+        return bool(self.waiters)
+
+    @property
+    def established(self) -> bool:
+        return self.session.version is not None
+
+    @property
+    def batches_allowed(self) -> bool:
+        return self.session.batches_allowed
+
+    def receive(self, message: Message) -> Reply:
+        """Act on one message from the client (see ``SessionPort.receive``)."""
+        event = self.session.receive(message)
+        kind = type(event)
+        if kind is RequestReceived:
+            return self._start(event)  # type: ignore[arg-type]
+        self.reply_status = 200
+        if kind is Answered:
+            return encode_message(event.message)  # type: ignore[union-attr]
+        if kind is CancelRequested:
+            self.cancel(event.id)  # type: ignore[union-attr]
+        elif kind is ResponseReceived or kind is ErrorReceived:
+            self._resolve(event)  # type: ignore[arg-type]
+        elif kind is SessionInitialized:
+            self._subscribe()
+        return None
+
+    def run(self, event: RequestReceived) -> Reply:
+        """Start a modern request the framing already accepted on its own (``accept_modern_request``)."""
+        self.session.track(event)
+        return self._start(event)
+
+    def reject(self, error: McpError) -> bytes:
+        self.reply_status = error.http_status
+        return encode_message(error_response(error))
+
+    def cancel(self, request_id: RequestId) -> None:
+        tasks = self.tasks
+        handle = tasks.get(request_id) if tasks is not None else None
+        if handle is not None:
+            handle.cancel()
+
+    def close(self) -> None:
+        """End the session: cancel its requests, release its waiting handlers, leave the hub."""
+        if self.closed:
+            return
+        self.closed = True
+        subscriber = self.subscriber
+        if subscriber is not None:
+            self.server.hub.remove(subscriber)
+            subscriber.wake = None  # break the driver <-> subscriber cycle
+            self.subscriber = None
+        if self.tasks is not None:
+            for handle in self.tasks.values():
+                handle.cancel()
+        if self.waiters is not None:
+            for waiter in self.waiters.values():
+                waiter.event.set()
+            self.waiters = None
+        self.session.close()
+
+    # ------------------------------------------------------------------ running requests
+
+    def _start(self, event: RequestReceived) -> Reply:
+        try:
+            result = self.server.dispatcher.dispatch(self.session, self, event)
+        except BaseException as exc:  # noqa: BLE001 - _error_of re-raises what must propagate
+            error = self._error_of(event, exc)
+            self.reply_status = error.http_status
+            answer: Response | ErrorResponse | None = self.session.respond_error(event.id, error)
+            return None if answer is None else self._encode_answer(event, answer)
+        if not inspect.iscoroutine(result):
+            self.reply_status = 200
+            answer = self.session.respond(event.id, result)
+            return None if answer is None else self._encode_answer(event, answer)
+        if self.tasks is None:
+            self.tasks = {}
+        self.tasks[event.id] = self.place.requests.start_child_nowait(self._run, event, result, value=event.method)
+        return RUNNING
+
+    async def _run(self, event: RequestReceived, work: Any) -> None:
+        """A request's task: run the handler, then hand its answer to the outlet."""
+        try:
+            try:
+                value = await work
+            except BaseException as exc:  # noqa: BLE001 - _error_of re-raises what must propagate
+                error = self._error_of(event, exc)
+                status = error.http_status
+                answer: Response | ErrorResponse | None = (
+                    None if self.closed else self.session.respond_error(event.id, error)
+                )
+            else:
+                status = 200
+                answer = None if self.closed else self.session.respond(event.id, value)
+            if answer is not None:
+                self.reply_status = status  # read back below, with no checkpoint in between
+                data = self._encode_answer(event, answer)
+                await self.outlet.answer(event.id, data, self.reply_status)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the client left before its answer: nothing to deliver it to
+        finally:
+            if not self.closed:
+                self.session.forget(event.id)  # no-op when answered; else cancelled: no answer is due
+            tasks = self.tasks
+            if tasks is not None:
+                tasks.pop(event.id, None)
+                if not tasks:
+                    self.tasks = None
+            self.outlet.done(event.id)
+
+    def _error_of(self, event: RequestReceived, exc: BaseException) -> McpError:
+        """The error for what a handler raised; re-raises cancellation, ``KeyboardInterrupt`` and ``SystemExit``."""
+        failure, passing = split_exit(exc)
+        if passing is not None:
+            if failure is not None:
+                logger.error("handler for %s failed while being cancelled", event.method, exc_info=failure)
+            raise passing
+        assert failure is not None
+        if not isinstance(failure, McpError | msgspec.ValidationError):
+            logger.error("handler for %s failed", event.method, exc_info=failure)
+        return error_from_exception(failure)
+
+    def _encode_answer(self, event: RequestReceived, answer: Response | ErrorResponse) -> bytes:
+        """The answer as bytes; a result that cannot be serialised becomes -32603 for the same id (and
+        ``reply_status`` says so)."""
+        try:
+            return encode_message(answer)
+        except _ENCODE_ERRORS as exc:
+            logger.error("the result of %s could not be serialised", event.method, exc_info=exc)
+            error = InternalError("the result could not be serialised")
+            self.reply_status = error.http_status
+            return encode_message(error_response(error, event.id))
+
+    # ------------------------------------------------------------------ the Peer interface for handlers
+
+    async def send(self, message: Notification | Request, origin: RequestId | None) -> None:
+        """Send a message about request ``origin`` (progress, logs); may wait under backpressure.
+
+        Raises:
+            trio.BrokenResourceError: the session ended.
+        """
+        if self.closed:
+            raise trio.BrokenResourceError("the session ended")
+        await self.outlet.send(encode_message(message), origin)
+
+    async def ask(self, request: Request, origin: RequestId | None) -> Any:
+        """Send a server-to-client request and return the client's decoded result (legacy wire).
+
+        Raises:
+            RemoteError: the client answered with an error.
+            trio.BrokenResourceError: the session ended before the client answered.
+        """
+        if self.waiters is None:
+            self.waiters = {}
+        waiter = self.waiters[request.id] = _Waiter()
+        try:
+            await self.send(request, origin)
+            await waiter.event.wait()
+        finally:
+            if waiter.outcome is None:
+                if self.waiters is not None:
+                    self.waiters.pop(request.id, None)
+                cancel = None if self.closed else self.session.forget_request(request.id, "the server stopped waiting")
+                if cancel is not None:
+                    # This task may be being cancelled: the notice goes out from a task of its own.
+                    self.place.requests.start_child_nowait(self._send_quietly, cancel, origin, value="cancel")
+            if self.waiters is not None and not self.waiters:
+                self.waiters = None
+        outcome = waiter.outcome
+        if outcome is None:
+            raise trio.BrokenResourceError("the session ended before the client answered")
+        if isinstance(outcome, ErrorReceived):
+            raise RemoteError(outcome.error.code, outcome.error.message, outcome.error.data)
+        return outcome.result
+
+    async def close_stream(self, origin: RequestId, retry_ms: int | None = None) -> bool:
+        return await self.outlet.close_stream(origin, retry_ms)
+
+    @property
+    def background(self) -> Any:
+        """Where work that outlives its request runs (tasks extension): the runtime's background supervisor."""
+        return self.place.runtime.background
+
+    def _resolve(self, outcome: ResponseReceived | ErrorReceived) -> None:
+        waiters = self.waiters
+        waiter = waiters.pop(outcome.id, None) if waiters is not None else None
+        if waiter is not None:
+            waiter.outcome = outcome
+            waiter.event.set()
+
+    async def _send_quietly(self, message: Notification | Request, origin: RequestId | None) -> None:
+        """Send without caring whether the client is still there (best-effort notices)."""
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.send(message, origin)
+
+    # ------------------------------------------------------------------ server notifications
+
+    def _subscribe(self) -> None:
+        if self.subscriber is None and not self.closed:
+            self.subscriber = Subscriber(_LIST_CHANGED, wake=self._wake)
+            self.server.hub.add(self.subscriber)
+
+    def _wake(self) -> None:
+        """A server notification is pending: posting never blocks, so a task of its own delivers it."""
+        if not self.closed and not self._delivering:
+            self._delivering = True
+            self.place.requests.start_child_nowait(self._deliver, value="notifications")
+
+    async def _deliver(self) -> None:
+        try:
+            while (subscriber := self.subscriber) is not None and subscriber.pending and not self.closed:
+                for method, uri in subscriber.take():
+                    params = {"uri": uri} if uri is not None else msgspec.UNSET
+                    try:
+                        notification = self.session.notify(method, params)
+                    except LocalProtocolError:
+                        continue  # not among the capabilities this session negotiated (the server changed since)
+                    await self.send(notification, None)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            self._delivering = False
