@@ -9,6 +9,7 @@ import argparse
 import gc
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import trio
 
 from mcp_trio import __version__
+from mcp_trio.runtime.application import Runtime
 from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener
 from mcp_trio.server.server import Server
 
@@ -132,10 +134,20 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
         log.info("supervision tree up: %d shards, %d listeners", shards, len(runtime.app.which_children()) - shards - 2)
         # Everything allocated so far lives as long as the process: keep the collector off it (p99).
         gc.freeze()
-        if stdio is not None:
-            await stdio.finished.wait()  # the client closed stdin: the process is done
-        else:
-            await trio.sleep_forever()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_report_on_signal, runtime)
+            if stdio is not None:
+                await stdio.finished.wait()  # the client closed stdin: the process is done
+            else:
+                await trio.sleep_forever()
+            nursery.cancel_scope.cancel()
+
+
+async def _report_on_signal(runtime: Runtime) -> None:
+    """``kill -USR1 <pid>`` prints the live supervision tree and per-shard counts on stderr."""
+    with trio.open_signal_receiver(signal.SIGUSR1) as signals:
+        async for _ in signals:
+            print(runtime.report(), file=sys.stderr, flush=True)
 
 
 def _show(host: str) -> str:

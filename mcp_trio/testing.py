@@ -14,6 +14,7 @@ import msgspec
 import trio
 import trio.testing
 
+from mcp_trio.protocol.errors import McpError
 from mcp_trio.protocol.framing import NEED_DATA, LineFramer
 from mcp_trio.protocol.versions import LATEST_LEGACY_VERSION, LATEST_MODERN_VERSION
 
@@ -36,7 +37,8 @@ class RawClient:
     """A JSON-level MCP client over a Trio stream, for tests.
 
     Notifications from the server are collected in ``notifications``; server-to-client requests are answered
-    by ``on_request`` (by default: a method-not-found error).
+    by ``on_request`` (by default: a method-not-found error), which may raise ``McpError`` to answer with that
+    error instead.
     """
 
     def __init__(self, stream: trio.abc.Stream, on_request: ServerRequestHandler | None = None) -> None:
@@ -87,7 +89,11 @@ class RawClient:
                 error = {"code": -32601, "message": "no handler in this test"}
                 await self.send({"jsonrpc": "2.0", "id": message["id"], "error": error})
             else:
-                result = await self.on_request(message)
+                try:
+                    result = await self.on_request(message)
+                except McpError as error:  # the handler refuses: the server gets this JSON-RPC error
+                    await self.send({"jsonrpc": "2.0", "id": message["id"], "error": _error_object(error)})
+                    return
                 await self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
         elif "method" in message:
             self.notifications.append(message)
@@ -125,3 +131,10 @@ async def open_client(server: Any, on_request: ServerRequestHandler | None = Non
     async with server.open_runtime() as runtime:
         runtime.serve_stream(server_stream)
         yield RawClient(client_stream, on_request)
+
+
+def _error_object(error: McpError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": int(error.code), "message": error.message}
+    if error.data is not msgspec.UNSET:
+        body["data"] = error.data
+    return body

@@ -14,7 +14,7 @@ many cheap children of one kind: one task and one slotted :class:`ChildHandle` e
 
 from __future__ import annotations
 
-from ._boundary import split_exit
+from ._boundary import open_started, split_exit
 from .dynamic import ChildHandle, DynamicSupervisor, open_dynamic_supervisor
 from .errors import (
     ChildRunningError,
@@ -39,6 +39,7 @@ __all__ = [
     "open_supervisor",
     "DynamicSupervisor",
     "open_dynamic_supervisor",
+    "open_started",
     "ChildHandle",
     # describing children
     "ChildSpec",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
 import trio
 
 #: What a supervisor never treats as a child's failure: its own cancellation, and the process being told to stop.
@@ -40,3 +44,21 @@ def _collect(exc: BaseException, leaves: list[BaseException]) -> None:
             _collect(inner, leaves)
     else:
         leaves.append(exc)
+
+
+@asynccontextmanager
+async def open_started(start: Callable[..., Awaitable[object]]) -> AsyncIterator[Any]:
+    """Run ``start(task_status=...)`` in a nursery for the duration of the block and yield its ready value.
+
+    Leaving the block cancels it. If it fails instead (a supervisor's escalation), the block is cancelled and
+    that one error is raised on its own, not inside Trio's ExceptionGroup.
+    """
+    try:
+        async with trio.open_nursery() as nursery:
+            yield await nursery.start(start)
+            nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        error = single_error(group)
+        if error is None:
+            raise
+        raise error from error.__cause__

@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 
-from ._boundary import single_error, split_exit
+from ._boundary import open_started, split_exit
 from ._common import SupervisorBase
 from .errors import (
     FailedToStartChild,
@@ -685,13 +685,5 @@ async def open_dynamic_supervisor(
         backoff=backoff,
         terminable=terminable,
     )
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(supervisor.run)
-            yield supervisor
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        error = single_error(group)
-        if error is None:
-            raise
-        raise error from error.__cause__
+    async with open_started(supervisor.run):
+        yield supervisor

@@ -31,7 +31,7 @@ from typing import Any
 
 import trio
 
-from ._boundary import single_error, split_exit
+from ._boundary import open_started, split_exit
 from ._common import SupervisorBase
 from .errors import (
     ChildRunningError,
@@ -571,13 +571,5 @@ async def open_supervisor(
         backoff=backoff,
         name=name,
     )
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(supervisor.run)
-            yield supervisor
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        error = single_error(group)
-        if error is None:
-            raise
-        raise error from error.__cause__
+    async with open_started(supervisor.run):
+        yield supervisor

@@ -32,6 +32,7 @@ import trio
 
 from mcp_trio.runtime.config import RuntimeConfig
 from mcp_trio.runtime.shard import Shard, ShardStatistics
+from mcp_trio.runtime.watchdog import LoopWatchdog
 from mcp_trio.transports.port import HostedSession, SessionHost
 from supervision import (
     ChildHandle,
@@ -41,7 +42,7 @@ from supervision import (
     Restart,
     Supervisor,
     format_tree,
-    split_exit,
+    open_started,
 )
 
 __all__ = ["Runtime", "open_runtime", "Listener", "Connection"]
@@ -123,6 +124,7 @@ class Runtime:
         self.shards = tuple(Shard(index, self, config.shutdown_timeout, width) for index in range(config.shards))
         self.sessions = _Sessions(self.shards)
         self.background = DynamicSupervisor(name="background", shutdown=config.shutdown_timeout)
+        self.watchdog: LoopWatchdog | None = None
         self.housekeeping = Supervisor(self._housekeeping_children(), name="housekeeping")
         grace = 2 * config.shutdown_timeout + 2.0
         self.app = Supervisor(
@@ -136,7 +138,6 @@ class Runtime:
             name=name,
         )
         self._ids = itertools.count(1)
-        self.watchdog: Any = None
 
     def __repr__(self) -> str:
         return f"<Runtime {self.app.name!r} shards={len(self.shards)}>"
@@ -145,8 +146,6 @@ class Runtime:
         children = [ChildSpec("session-expiry", self._expire_sessions, shutdown=1.0)]
         threshold = self.config.loop_lag_threshold
         if threshold is not None:
-            from mcp_trio.runtime.watchdog import LoopWatchdog
-
             self.watchdog = LoopWatchdog(threshold)
             children.append(ChildSpec("loop-watchdog", self.watchdog.run, shutdown=1.0))
         return children
@@ -240,6 +239,28 @@ class Runtime:
         """The live tree as indented text, at most ``limit`` children listed per supervisor."""
         return format_tree(self.tree(limit=limit))
 
+    def report(self) -> str:
+        """What an operator asks for (``mcp-trio serve`` prints it on SIGUSR1): the tree, then one line per
+        shard (connections, requests, sessions, failures, abandoned children) and the watchdog's figures."""
+        tree = self.app.tree(limit=len(self.app.which_children()))
+        for child in tree["children"]:  # every top-level child, but only the first shard's subtree
+            if child["id"].startswith("shard-") and child["id"] != self.shards[0].name:
+                child.pop("tree", None)
+        lines = [format_tree(tree), "shards:"]
+        lines.extend(
+            f"  {figures.name}: {figures.connections} connections, {figures.requests} requests, "
+            f"{figures.sessions} sessions, {figures.failed_connections} failed connections, "
+            f"{figures.failed_requests} failed requests, {figures.abandoned} abandoned"
+            for figures in self.statistics()
+        )
+        if self.watchdog is not None:
+            stats = self.watchdog.statistics()
+            lines.append(
+                f"loop watchdog: {stats.stalls} stalls over {stats.threshold * 1e3:.0f} ms, longest "
+                f"{stats.longest_stall * 1e3:.0f} ms, last in {stats.last_stall_location or '-'}"
+            )
+        return "\n".join(lines)
+
 
 @asynccontextmanager
 async def open_runtime(
@@ -250,14 +271,5 @@ async def open_runtime(
     Escalations arrive as themselves, not inside an ExceptionGroup.
     """
     runtime = Runtime(host, config, name=name)
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(runtime.run)
-            yield runtime
-            nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        failure, passing = split_exit(group)
-        if passing is not None or not isinstance(failure, BaseExceptionGroup) or len(failure.exceptions) != 1:
-            raise
-        error = failure.exceptions[0]
-        raise error from error.__cause__
+    async with open_started(runtime.run):
+        yield runtime

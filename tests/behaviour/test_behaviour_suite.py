@@ -14,6 +14,7 @@ import pytest
 import trio
 from wires import WIRES, Wire, open_wire
 
+from mcp_trio.protocol.errors import McpError
 from mcp_trio.protocol.types import CallToolResult, TextContent
 from mcp_trio.server.context import Context
 from mcp_trio.server.server import Server
@@ -206,7 +207,7 @@ async def test_an_elicitation_answered_with_an_error_fails_the_request_with_3260
 
     async def refuse(message: dict[str, Any]) -> dict[str, Any]:
         assert message["method"] == "elicitation/create"
-        return {"error": {"code": -32601, "message": "this client cannot elicit"}}
+        raise McpError("this client cannot elicit", code=-32601)
 
     wire.on_request = refuse
     answer = await wire.request("resources/read", {"uri": "behaviour://ask"})

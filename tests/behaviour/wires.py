@@ -10,7 +10,7 @@ them, which is how the suite proves that the one session driver behaves the same
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,17 +19,18 @@ import msgspec
 import trio
 import trio.testing
 
-from mcp_trio.protocol.framing import NEED_DATA, LineFramer
+from mcp_trio.protocol.errors import McpError
 from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener
 from mcp_trio.server.server import Server
-from mcp_trio.testing import modern_meta
+from mcp_trio.testing import RawClient, ServerRequestHandler, modern_meta
+from tests.transports.http.http_test_helpers import RawHttp, parse_sse
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 CLIENT_CAPABILITIES: dict[str, Any] = {"elicitation": {}, "sampling": {}, "roots": {}}
 CLIENT_INFO: dict[str, str] = {"name": "behaviour", "version": "1"}
-#: Answers a server-to-client request: returns ``{"result": ...}`` or ``{"error": ...}``.
-OnRequest = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+#: Answers a server-to-client request with its result, or raises ``McpError`` to answer with that error.
+OnRequest = ServerRequestHandler
 
 
 class Answer:
@@ -82,146 +83,58 @@ class Wire:
             return params
         return {**(params or {}), "_meta": modern_meta(CLIENT_CAPABILITIES)}
 
+    async def initialize(self) -> None:
+        """The legacy handshake: ``initialize``, then ``notifications/initialized`` (the modern wire has none)."""
+        if self.era != "legacy":
+            return
+        params = {"protocolVersion": LEGACY, "capabilities": CLIENT_CAPABILITIES, "clientInfo": CLIENT_INFO}
+        answer = await self.request("initialize", params)
+        assert answer.result["protocolVersion"] == LEGACY
+        await self.notify("notifications/initialized")
+
 
 # ---------------------------------------------------------------------------------------------- line framing
 
 
 class LineWire(Wire):
-    """Newline-delimited JSON over any Trio stream (memory, TCP, Unix, stdio pipes)."""
+    """Newline-delimited JSON over any Trio stream (memory, TCP, Unix, stdio pipes), through ``RawClient``."""
 
-    def __init__(self, name: str, era: str, send: trio.abc.SendStream, receive: trio.abc.ReceiveStream) -> None:
+    def __init__(self, name: str, era: str, stream: trio.abc.Stream) -> None:
         self.name = name
         self.era = era
-        self._send = send
-        self._receive = receive
-        self._framer = LineFramer()
-        self._next_id = 1
-        self._answers: dict[Any, dict[str, Any]] = {}
-        self._unmatched: list[dict[str, Any]] = []
-        self.notifications = []
-        self.on_request = None
+        self.client = RawClient(stream)
 
-    async def _write(self, data: bytes) -> None:
-        await self._send.send_all(data + b"\n")
+    @property
+    def notifications(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self.client.notifications
 
-    async def _read(self) -> dict[str, Any]:
-        while True:
-            line = self._framer.next_message()
-            if line is not NEED_DATA:
-                decoded: dict[str, Any] = msgspec.json.decode(line)  # type: ignore[arg-type]
-                return decoded
-            data = await self._receive.receive_some(65536)
-            if not data:
-                raise EOFError("the server closed the connection")
-            self._framer.receive_data(bytes(data))
+    @property
+    def on_request(self) -> OnRequest | None:  # type: ignore[override]
+        return self.client.on_request
 
-    async def _route_until(self, done: Callable[[], bool]) -> None:
-        while not done():
-            message = await self._read()
-            if "method" in message and "id" in message:
-                reply = await self.on_request(message) if self.on_request is not None else _no_handler()
-                await self._write(msgspec.json.encode({"jsonrpc": "2.0", "id": message["id"], **reply}))
-            elif "method" in message:
-                self.notifications.append(message)
-            elif message.get("id") is None:
-                self._unmatched.append(message)
-            else:
-                self._answers[message["id"]] = message
+    @on_request.setter
+    def on_request(self, handler: OnRequest | None) -> None:
+        self.client.on_request = handler
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Answer:
-        request_id = self._next_id
-        self._next_id += 1
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        sent = self._params(method, params)
-        if sent is not None:
-            message["params"] = sent
-        await self._write(msgspec.json.encode(message))
-        await self._route_until(lambda: request_id in self._answers)
-        return Answer(self._answers.pop(request_id))
+        return Answer(await self.client.request(method, self._params(method, params)))
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        await self._write(msgspec.json.encode(message))
+        await self.client.notify(method, params)
 
     async def send_raw(self, data: bytes) -> Answer:
-        await self._write(data)
-        await self._route_until(lambda: bool(self._unmatched) or bool(self._answers))
-        if self._unmatched:
-            return Answer(self._unmatched.pop(0))
-        key = next(iter(self._answers))
-        return Answer(self._answers.pop(key))
-
-    async def initialize(self) -> None:
-        answer = await self.request(
-            "initialize",
-            {
-                "protocolVersion": LEGACY,
-                "capabilities": CLIENT_CAPABILITIES,
-                "clientInfo": {"name": "b", "version": "1"},
-            },
-        )
-        assert answer.result["protocolVersion"] == LEGACY
-        await self.notify("notifications/initialized")
+        await self.client.send(data)
+        while True:  # the next answer (notifications are collected on the way)
+            message = await self.client.receive()
+            if "method" not in message:
+                return Answer(message)
+            self.client.notifications.append(message)
 
     async def aclose(self) -> None:
-        await self._send.aclose()
-        await self._receive.aclose()
-
-
-def _no_handler() -> dict[str, Any]:
-    return {"error": {"code": -32601, "message": "no handler in this test"}}
+        await self.client.stream.aclose()
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
-
-
-class _Http:
-    """One HTTP/1.1 client connection (h11 over TCP)."""
-
-    def __init__(self, stream: trio.SocketStream, authority: str) -> None:
-        self.stream = stream
-        self.authority = authority
-        self.h11 = h11.Connection(h11.CLIENT)
-
-    async def send(self, headers: dict[str, str], body: bytes) -> None:
-        fields = {"host": self.authority, "content-length": str(len(body)), **headers}
-        data = self.h11.send(h11.Request(method="POST", target="/mcp", headers=list(fields.items())))
-        data += self.h11.send(h11.Data(data=body)) + self.h11.send(h11.EndOfMessage())
-        await self.stream.send_all(data)
-
-    async def _event(self) -> Any:
-        while True:
-            event = self.h11.next_event()
-            if event is h11.NEED_DATA:
-                self.h11.receive_data(bytes(await self.stream.receive_some(65536)))
-                continue
-            return event
-
-    async def head(self) -> tuple[int, dict[str, str]]:
-        while True:
-            event = await self._event()
-            if isinstance(event, h11.Response):
-                return event.status_code, {k.decode(): v.decode() for k, v in event.headers}
-            if isinstance(event, h11.ConnectionClosed):
-                raise EOFError("connection closed before a response")
-
-    async def chunk(self) -> bytes | None:
-        event = await self._event()
-        if isinstance(event, h11.Data):
-            return bytes(event.data)
-        if isinstance(event, h11.EndOfMessage):
-            if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
-                self.h11.start_next_cycle()
-            return None
-        raise EOFError(f"unexpected {event!r}")
-
-    async def body(self) -> bytes:
-        data = b""
-        while (piece := await self.chunk()) is not None:
-            data += piece
-        return data
 
 
 class HttpWire(Wire):
@@ -235,62 +148,69 @@ class HttpWire(Wire):
         self.on_request = None
         self.session_headers: dict[str, str] = {}
         self._next_id = 1
-        self._idle: list[_Http] = []
+        self._idle: list[RawHttp] = []
 
-    async def _connection(self) -> _Http:
-        if self._idle:
-            return self._idle.pop()
-        return _Http(await trio.open_tcp_stream("127.0.0.1", self.port), f"127.0.0.1:{self.port}")
+    async def _connection(self) -> RawHttp:
+        return self._idle.pop() if self._idle else await RawHttp.connect(self.port)
 
     def _headers(self, method: str, params: dict[str, Any] | None) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
         if self.era == "modern":
             headers["mcp-protocol-version"] = MODERN
             headers["mcp-method"] = method
-            if method == "tools/call" and params is not None:
-                headers["mcp-name"] = params["name"]
-            elif method == "resources/read" and params is not None:
-                headers["mcp-name"] = params["uri"]
-            elif method == "prompts/get" and params is not None:
-                headers["mcp-name"] = params["name"]
+            name = (params or {}).get("uri" if method == "resources/read" else "name")
+            if method in ("tools/call", "resources/read", "prompts/get") and name is not None:
+                headers["mcp-name"] = name
         else:
             headers.update(self.session_headers)
         return headers
 
-    async def _post(self, headers: dict[str, str], body: bytes, answer_id: Any) -> Answer:
+    async def _answer(self, message: dict[str, Any]) -> None:
+        """Answer a server-to-client request that arrived on an SSE stream, with a POST of its own."""
+        try:
+            reply: dict[str, Any] = {"result": await self.on_request(message) if self.on_request else {}}
+            if self.on_request is None:
+                reply = {"error": {"code": -32601, "message": "no handler in this test"}}
+        except McpError as error:
+            reply = {"error": {"code": int(error.code), "message": error.message}}
+        body = msgspec.json.encode({"jsonrpc": "2.0", "id": message["id"], **reply})
+        answered = await self._post(self._headers("", None), body)
+        assert answered.status == 202, answered
+
+    async def _post(self, headers: dict[str, str], body: bytes) -> Answer:
         http = await self._connection()
-        await http.send(headers, body)
+        await http.send("POST", "/mcp", headers, body)
         status, response_headers = await http.head()
         if "mcp-session-id" in response_headers:
             self.session_headers = {
                 "mcp-session-id": response_headers["mcp-session-id"],
                 "mcp-protocol-version": LEGACY,
             }
-        kind = response_headers.get("content-type", "")
-        if not kind.startswith("text/event-stream"):
-            data = await http.body()
-            self._idle.append(http)
-            return Answer(msgspec.json.decode(data) if data else None, status)
         final: dict[str, Any] | None = None
-        buffer = b""
+        data = b""
         while (piece := await http.chunk()) is not None:
-            buffer += piece
-            while b"\n\n" in buffer:
-                block, buffer = buffer.split(b"\n\n", 1)
-                data = b"".join(line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:"))
-                if not data:
-                    continue
-                message = msgspec.json.decode(data)
-                if "method" in message and "id" in message:
-                    reply = await self.on_request(message) if self.on_request is not None else _no_handler()
-                    body = msgspec.json.encode({"jsonrpc": "2.0", "id": message["id"], **reply})
-                    answered = await self._post(self._headers("", None), body, None)
-                    assert answered.status == 202, answered
-                elif "method" in message:
-                    self.notifications.append(message)
-                else:
-                    final = message
-        self._idle.append(http)
+            data += piece
+            if not response_headers.get("content-type", "").startswith("text/event-stream"):
+                continue
+            while b"\n\n" in data:
+                block, data = data.split(b"\n\n", 1)
+                for event in parse_sse(block + b"\n\n"):
+                    if not event.get("data"):
+                        continue
+                    message = msgspec.json.decode(event["data"])
+                    if "method" in message and "id" in message:
+                        await self._answer(message)
+                    elif "method" in message:
+                        self.notifications.append(message)
+                    else:
+                        final = message
+        if http.h11.our_state is h11.DONE and http.h11.their_state is h11.DONE:
+            http.h11.start_next_cycle()
+            self._idle.append(http)
+        else:
+            await http.aclose()
+        if not response_headers.get("content-type", "").startswith("text/event-stream") and data:
+            final = msgspec.json.decode(data)
         return Answer(final, status)
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Answer:
@@ -300,35 +220,21 @@ class HttpWire(Wire):
         sent = self._params(method, params)
         if sent is not None:
             message["params"] = sent
-        return await self._post(self._headers(method, params), msgspec.json.encode(message), request_id)
+        return await self._post(self._headers(method, params), msgspec.json.encode(message))
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             message["params"] = params
-        answer = await self._post(self._headers(method, None), msgspec.json.encode(message), None)
+        answer = await self._post(self._headers(method, None), msgspec.json.encode(message))
         assert answer.status == 202, answer
 
     async def send_raw(self, data: bytes) -> Answer:
-        return await self._post(self._headers("tools/call", None), data, None)
-
-    async def initialize(self) -> None:
-        if self.era == "modern":
-            return
-        answer = await self.request(
-            "initialize",
-            {
-                "protocolVersion": LEGACY,
-                "capabilities": CLIENT_CAPABILITIES,
-                "clientInfo": {"name": "b", "version": "1"},
-            },
-        )
-        assert answer.result["protocolVersion"] == LEGACY
-        await self.notify("notifications/initialized")
+        return await self._post(self._headers("tools/call", None), data)
 
     async def aclose(self) -> None:
         for http in self._idle:
-            await http.stream.aclose()
+            await http.aclose()
 
 
 # ---------------------------------------------------------------------------------------------- opening wires
@@ -354,28 +260,28 @@ async def open_wire(name: str, server: Server, tmp_path: Any) -> AsyncIterator[W
         if kind == "memory":
             client_stream, server_stream = trio.testing.memory_stream_pair()
             runtime.serve_stream(server_stream)
-            wire = LineWire(name, era, client_stream, client_stream)
+            wire = LineWire(name, era, client_stream)
         elif kind == "tcp":
             _, port = await runtime.add_listener(TcpListener("127.0.0.1", 0))
             stream = await trio.open_tcp_stream("127.0.0.1", port)
-            wire = LineWire(name, era, stream, stream)
+            wire = LineWire(name, era, stream)
         elif kind == "unix":
             path = str(tmp_path / "mcp.sock")
             await runtime.add_listener(UnixListener(path))
             stream = await trio.open_unix_socket(path)
-            wire = LineWire(name, era, stream, stream)
+            wire = LineWire(name, era, stream)
         elif kind == "stdio":
             to_server_r, to_server_w = os.pipe()
             from_server_r, from_server_w = os.pipe()
             await runtime.add_listener(StdioListener(stdin=to_server_r, stdout=from_server_w))
             os.close(to_server_r)  # the listener duplicated both ends it uses
             os.close(from_server_w)
-            wire = LineWire(name, era, trio.lowlevel.FdStream(to_server_w), trio.lowlevel.FdStream(from_server_r))
+            pipes = trio.StapledStream(trio.lowlevel.FdStream(to_server_w), trio.lowlevel.FdStream(from_server_r))
+            wire = LineWire(name, era, pipes)
         else:
             _, port = await runtime.add_listener(HttpListener("127.0.0.1", 0))
             wire = HttpWire(name, era, port)
-        if era == "legacy":
-            await wire.initialize()  # type: ignore[attr-defined]
+        await wire.initialize()
         try:
             yield wire
         finally:

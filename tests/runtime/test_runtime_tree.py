@@ -271,3 +271,53 @@ async def test_hostile_input_on_one_tcp_connection_never_disturbs_the_others() -
         assert sum(figures.failed_connections for figures in runtime.statistics()) == 0
         for client in clients:
             await client.stream.aclose()
+
+
+class _BuggyStream(trio.abc.Stream):
+    """An in-memory stream whose reads start failing with an unexpected error (a bug in connection code)."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.fail = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self.inner.receive_some(max_bytes)
+        if self.fail:
+            raise RuntimeError("a bug in the connection's code")
+        return data
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_an_unexpected_error_in_connection_code_ends_that_connection_only_logged_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = build_server(2)
+    async with server.open_runtime() as runtime:
+        bystander = await memory_client(runtime)
+        client_stream, server_stream = trio.testing.memory_stream_pair()
+        buggy = _BuggyStream(server_stream)
+        handle = runtime.serve_stream(buggy)
+        victim = RawClient(client_stream)
+        await victim.initialize()
+        buggy.fail = True
+        with caplog.at_level(logging.ERROR, logger="supervision"):
+            await victim.send({"jsonrpc": "2.0", "id": 5, "method": "ping"})
+            with trio.fail_after(5):
+                await handle.wait()
+        assert await echo(bystander, "still") == "still"
+        shard = runtime.shard_of(handle.value.id)
+        assert shard.statistics().failed_connections == 1
+        assert runtime.connection(handle.value.id) is None
+    record = next(r for r in caplog.records if "exited abnormally" in r.getMessage())
+    assert f"<connection {handle.value.id} " in record.getMessage()
+    assert f"supervisor '{shard.name}/connections'" in record.getMessage()
+    assert record.exc_info is not None
+    assert "a bug in the connection's code" in str(record.exc_info[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -164,3 +165,24 @@ async def test_a_port_in_use_exits_1_with_the_os_error() -> None:
     assert completed.returncode == 1
     assert completed.stderr.startswith(b"mcp-trio: error: ")
     assert b"Traceback" not in completed.stderr
+
+
+async def test_sigusr1_prints_the_live_supervision_tree_and_the_shards() -> None:
+    async with serving("--tcp", "127.0.0.1:0") as (process, address):
+        host, port = address.removeprefix("tcp://").rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        await exchange(stream, [INIT], 1)
+        process.send_signal(signal.SIGUSR1)
+        assert process.stderr is not None
+        seen = b""
+        with trio.fail_after(20):
+            while b"loop watchdog:" not in seen:
+                chunk = await process.stderr.receive_some(65536)
+                assert chunk, seen
+                seen += chunk
+        await stream.aclose()
+    text = seen.decode()
+    assert "mcp-trio [one_for_one] running" in text
+    assert "── tcp://127.0.0.1:0 running permanent" in text
+    assert "shard-00 [one_for_all] running" in text
+    assert sum(int(m) for m in re.findall(r"shard-\d+: (\d+) connections", text)) == 1

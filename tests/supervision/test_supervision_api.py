@@ -11,6 +11,7 @@ def test_all_lists_exactly_the_public_api() -> None:
         "open_supervisor",
         "DynamicSupervisor",
         "open_dynamic_supervisor",
+        "open_started",
         "ChildHandle",
         "ChildSpec",
         "StartFunction",
