@@ -14,6 +14,8 @@ BENCHMARKS: tuple[str, ...] = (
     "benchmarks.tcp_throughput",
     "benchmarks.http_throughput",
     "benchmarks.idle_memory",
+    "benchmarks.shards",
+    "benchmarks.lean_socket",
     "supervision.bench",
 )
 

@@ -59,6 +59,7 @@ class Config(msgspec.Struct):
     path: str = "/mcp"
     modern: bool = False
     session: bool = False  # http only: the legacy session wire (initialize, then Mcp-Session-Id on each call)
+    tool: str = "echo"  # the tool called (the benchmark server also has ``echo_thread``: echo in a worker thread)
     server_pid: int = 0
     server_argv: list[str] = []
     server_core: int = 0
@@ -86,8 +87,8 @@ class _Answer(msgspec.Struct):
 _answer_decoder: Final = msgspec.json.Decoder(_Answer)
 
 
-def _body(request_id: int, modern: bool) -> bytes:
-    params = b'{"name":"echo","arguments":{"text":"' + _TEXT.encode() + b'"}'
+def _body(request_id: int, modern: bool, tool: str = "echo") -> bytes:
+    params = b'{"name":"' + tool.encode() + b'","arguments":{"text":"' + _TEXT.encode() + b'"}'
     if modern:
         params += b"," + _MODERN_META
     return b'{"jsonrpc":"2.0","id":' + str(request_id).encode() + b',"method":"tools/call","params":' + params + b"}}"
@@ -98,14 +99,14 @@ class _Request:
 
     def __init__(self, wire: str, cfg: Config, session_id: str | None = None) -> None:
         http_session = wire == "http" and cfg.session
-        body = _body(123456789, modern=(wire == "http" and not http_session) or cfg.modern)
+        body = _body(123456789, modern=(wire == "http" and not http_session) or cfg.modern, tool=cfg.tool)
         self.head, _, self.tail = body.partition(b"123456789")
         self.http = wire == "http"
         if self.http:
             routing = (
                 f"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: {session_id}\r\n"
                 if http_session
-                else "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: echo\r\n"
+                else f"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: {cfg.tool}\r\n"
             )
             self.http_head = (
                 f"POST {cfg.path} HTTP/1.1\r\nHost: {cfg.host}:{cfg.port}\r\n"

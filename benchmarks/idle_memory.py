@@ -1,4 +1,5 @@
-"""Memory per idle session of our TCP server: the budget is <= 8 KB per session after ``initialize``.
+"""Memory per idle session: our TCP sessions (budget <= 6 KB for the whole server) and our legacy Streamable HTTP
+sessions that have no connection (budget <= 1.5 KB), beside the official SDK's stateful HTTP sessions.
 
 A server subprocess (the real CLI) is pinned to one core; this process, on the other, first opens ``WARM``
 sessions and keeps them (so one-time costs such as first-use imports and decoder caches are in the baseline),
@@ -18,6 +19,7 @@ import time
 from typing import Final
 
 from benchmarks._procs import Children, load_core, pinned_self, raise_fd_limit, rss_bytes, server_core
+from benchmarks.http_throughput import start_ours_http
 from benchmarks.tcp_throughput import peer_python, start_ours, start_peer_http
 
 __all__ = ["main"]
@@ -26,7 +28,9 @@ N: Final = 5_000
 WARM: Final = 100
 PEER_N: Final = 1_000  # the SDK opens ~500 sessions/s here: fewer, to stay within the time budget
 BATCH: Final = 500
-BUDGET_BYTES: Final = 8 * 1024
+BUDGET_BYTES: Final = 6 * 1024
+HTTP_N: Final = 5_000
+HTTP_BUDGET_BYTES: Final = 1536
 _HANDSHAKE: Final = (
     b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
     b'"capabilities":{},"clientInfo":{"name":"idle","version":"1"}}}\n'
@@ -75,8 +79,9 @@ _PEER_INITIALIZE: Final = (
 _PEER_INITIALIZED: Final = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
 
 
-def open_peer_sessions(port: int, count: int, timeout: float = 60.0) -> None:
-    """Open ``count`` stateful SDK sessions over one keep-alive connection; they stay in its session table."""
+def open_http_sessions(port: int, count: int, timeout: float = 60.0) -> None:
+    """Open ``count`` legacy (stateful) Streamable HTTP sessions over one keep-alive connection, then close it:
+    the sessions stay in the server's session table, with no connection."""
     deadline = time.monotonic() + timeout
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -135,6 +140,7 @@ def main() -> None:
         finally:
             for sock in socks:
                 sock.close()
+    http_before, http_after = _our_http_sessions()
     peer = _peer_per_session()
     per_session = (after - before) / N
     verdict = "within" if per_session <= BUDGET_BYTES else "OVER"
@@ -146,6 +152,16 @@ def main() -> None:
         f"  VmRSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB: {per_session:,.0f} bytes per idle session "
         f"(budget {BUDGET_BYTES:,}: {verdict}); server {'alive' if alive else 'DIED'}"
     )
+    http_per_session = (http_after - http_before) / HTTP_N
+    verdict = "within" if http_per_session <= HTTP_BUDGET_BYTES else "OVER"
+    print(
+        f"our HTTP server, {HTTP_N:,} idle legacy sessions (initialize + notifications/initialized over one "
+        f"keep-alive connection, then closed: sessions without a connection)"
+    )
+    print(
+        f"  VmRSS {http_before / 2**20:.1f} MiB -> {http_after / 2**20:.1f} MiB: {http_per_session:,.0f} bytes per "
+        f"session (budget {HTTP_BUDGET_BYTES:,}: {verdict})"
+    )
     if peer is not None:
         peer_before, peer_after = peer
         peer_per_session = (peer_after - peer_before) / PEER_N
@@ -156,14 +172,25 @@ def main() -> None:
         )
 
 
+def _our_http_sessions() -> tuple[int, int]:
+    """(RSS before, RSS after) of our HTTP server around ``HTTP_N`` new legacy sessions left without a connection."""
+    with pinned_self(load_core()), Children() as children:
+        proc, port = start_ours_http(children, server_core())
+        open_http_sessions(port, 20)
+        before = _settled_rss(proc.pid)
+        open_http_sessions(port, HTTP_N)
+        after = _settled_rss(proc.pid)
+    return before, after
+
+
 def _peer_per_session() -> tuple[int, int] | None:
     """(RSS before, RSS after) of the SDK's stateful HTTP server around ``PEER_N`` new idle sessions."""
     python, _ = peer_python()
     with pinned_self(load_core()), Children() as children:
         proc, port = start_peer_http(children, python, server_core(), mode="http-stateful")
-        open_peer_sessions(port, 20)
+        open_http_sessions(port, 20)
         before = _settled_rss(proc.pid)
-        open_peer_sessions(port, PEER_N)
+        open_http_sessions(port, PEER_N)
         after = _settled_rss(proc.pid)
     return before, after
 

@@ -208,6 +208,8 @@ def main() -> None:
             rows.append(Row("ours", "tcp ndjson, legacy", sessions, result))
         result = _measure(children, "ndjson", 10, port=port, pid=proc.pid, modern=True)
         rows.append(Row("ours", "tcp ndjson, 2026-07-28", 10, result))
+        result = _measure(children, "ndjson", 10, port=port, pid=proc.pid, tool="echo_thread")
+        rows.append(Row("ours", "tcp, echo in a thread", 10, result))
         children.kill(proc)
 
         peer, port = start_peer_http(children, python, server_core())
@@ -247,6 +249,14 @@ def _print_ratios(rows: list[Row]) -> None:
         print(
             f"      1 session    vs sdk stdio: {ours[1].per_core / stdio.per_core:>5.1f}x  "
             f"({ours[1].rate / stdio.rate:.1f}x)"
+        )
+    inline = ours.get(10)
+    threaded = next((r for r in rows if "thread" in r.transport), None)
+    if inline is not None and threaded is not None and inline.rate and threaded.rate:
+        print(
+            f"  a synchronous tool in a worker thread (the default) costs {1e6 / threaded.per_core:.0f} us of server "
+            f"CPU per call against {1e6 / inline.per_core:.0f} us inline (blocking=False): "
+            f"{inline.per_core / threaded.per_core:.1f}x; p50 {threaded.p50:.2f} vs {inline.p50:.2f} ms at 10 sessions"
         )
     best = max((r.per_core for r in ours.values()), default=0.0)
     print(

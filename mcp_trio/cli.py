@@ -9,8 +9,10 @@ import argparse
 import gc
 import importlib
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -134,13 +136,38 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
         log.info("supervision tree up: %d shards, %d listeners", shards, len(runtime.app.which_children()) - shards - 2)
         # Everything allocated so far lives as long as the process: keep the collector off it (p99).
         gc.freeze()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_report_on_signal, runtime)
-            if stdio is not None:
-                await stdio.finished.wait()  # the client closed stdin: the process is done
-            else:
-                await trio.sleep_forever()
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_report_on_signal, runtime)
+                if stdio is not None:
+                    await stdio.finished.wait()  # the client closed stdin: the process is done
+                else:
+                    await trio.sleep_forever()
+                nursery.cancel_scope.cancel()
+        finally:
+            _exit_if_stuck(2 * runtime.config.shutdown_timeout + 2.0)
+
+
+def _exit_if_stuck(seconds: float) -> None:
+    """The tree is about to stop: if it has not within ``seconds``, end the process anyway.
+
+    A handler that ignores cancellation is abandoned by its supervisor (logged and counted) so everything else
+    stops in order, but Trio cannot finish a run while that task lives. A daemon process must still exit, so
+    after the deadline this says what was abandoned and exits with status 70 (EX_SOFTWARE).
+    """
+
+    def give_up() -> None:  # runs in the timer's thread: no Trio call is allowed here
+        log.error(
+            "shutdown did not finish within %g s: children the supervisors abandoned (logged above: handlers that "
+            "ignore cancellation) still run; exiting without them",
+            seconds,
+        )
+        logging.shutdown()
+        os._exit(70)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True  # a shutdown that finishes in time ends the process, and the timer with it
+    timer.start()
 
 
 async def _report_on_signal(runtime: Runtime) -> None:

@@ -106,6 +106,7 @@ READY: Final = 3
 CLOSED: Final = 4
 
 _EMPTY_RESULT: Final = msgspec.Raw(b"{}")
+_ID_TYPES: Final = (int, str)  # a tuple: ``int | str`` would build a union object on every call (hot path)
 _encoder: Final = msgspec.json.Encoder()
 
 
@@ -127,7 +128,7 @@ def _meta_of(params: Any) -> Any:
 def _token_in(meta: Any) -> ProgressToken | None:
     if isinstance(meta, dict):
         token = meta.get(PROGRESS_TOKEN)
-        if isinstance(token, int | str) and not isinstance(token, bool):
+        if isinstance(token, _ID_TYPES) and not isinstance(token, bool):
             return token
     return None
 

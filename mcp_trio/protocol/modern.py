@@ -39,6 +39,7 @@ META_SUBSCRIPTION_ID: Final = meta_keys.SUBSCRIPTION_ID
 
 #: RFC 5424 severities, least severe first: a level admits itself and everything after it.
 LOG_LEVELS: Final = tuple(LOGGING_LEVELS)
+_CONTAINERS: Final = (list, dict)  # a tuple: ``list | dict`` would build a union object on every call
 
 
 def is_modern_meta(meta: object) -> bool:
@@ -61,7 +62,7 @@ def read_modern_meta(meta: Any, supported: tuple[str, ...] = MODERN_VERSIONS) ->
     version = meta.get(META_PROTOCOL_VERSION)
     if version is None:
         raise InvalidParams(f"missing _meta[{META_PROTOCOL_VERSION!r}]")
-    if isinstance(version, list | dict):  # a scalar is echoed in -32022; a container may be too deep to repr
+    if isinstance(version, _CONTAINERS):  # a scalar is echoed in -32022; a container may be too deep to repr
         raise InvalidParams(f"invalid _meta[{META_PROTOCOL_VERSION!r}]: expected a string")
     if version not in supported:
         raise UnsupportedProtocolVersion(version, list(supported))

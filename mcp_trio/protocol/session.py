@@ -78,6 +78,7 @@ CLOSED: Final = 3
 
 _EMPTY_RESULT: Final = msgspec.Raw(b"{}")
 _LEVEL_RANK: Final[dict[str, int]] = {level: rank for rank, level in enumerate(LOG_LEVELS)}
+_ID_TYPES: Final = (int, str)  # a tuple: ``int | str`` would build a union object on every call (hot path)
 
 
 class _MetaPeek(msgspec.Struct):
@@ -91,7 +92,7 @@ def _progress_token(params: Any) -> ProgressToken | None:
     meta = getattr(params, "meta", UNSET)
     if type(meta) is dict:
         token = meta.get("progressToken")
-        if isinstance(token, int | str) and not isinstance(token, bool):
+        if isinstance(token, _ID_TYPES) and not isinstance(token, bool):
             return token
     return None
 

@@ -15,8 +15,9 @@ class RuntimeConfig:
         shards: connection shards. Each is a supervisor of its connections and of their requests; a connection
             lives in shard ``id % shards`` and a legacy HTTP session in ``hash(session id) % shards``. A shard
             that fails takes only its own connections down. 16, 64 and 256 all work; 16 is the default because
-            more shards cost start-up time and memory (about 4 KB each, measured in ``docs/design.md``) and buy
-            nothing else on one event loop.
+            each shard costs about 15-25 KB and a millisecond of start-up (three supervisors and their tasks;
+            ``python -m benchmarks.shards``) and buys nothing else on one event loop: opening and closing
+            connections costs the same at any count.
         shutdown_timeout: seconds children get to stop after being cancelled (connections, requests, listeners);
             a child still running then is abandoned: logged, counted, and left to end on its own.
         intensity: restarts of the application's children (shards, listeners, housekeeping) tolerated within

@@ -59,17 +59,19 @@ async def listen(server: Server, session: ServerSession, peer: Peer, event: Requ
     honoured, methods, uris = _honoured(server, params.notifications)
     meta = {SUBSCRIPTION_ID: event.id}
     subscriber = Subscriber(methods)
-    await peer.send(
-        Notification(
-            "notifications/subscriptions/acknowledged",
-            SubscriptionsAcknowledgedParams(notifications=honoured, meta=meta),
-        ),
-        event.id,
-    )
+    # Subscribe before acknowledging, so nothing that changes after the client saw the ack can be missed; what
+    # arrives meanwhile waits in the subscriber and goes out after the ack.
     server.hub.add(subscriber)
     for uri in uris:
         server.hub.subscribe(subscriber, uri)
     try:
+        await peer.send(
+            Notification(
+                "notifications/subscriptions/acknowledged",
+                SubscriptionsAcknowledgedParams(notifications=honoured, meta=meta),
+            ),
+            event.id,
+        )
         while True:
             await subscriber.wait()
             if subscriber.closed:

@@ -16,6 +16,7 @@ from msgspec import UNSET
 
 from mcp_trio.protocol.profile import ServerProfile
 from mcp_trio.protocol.request_state import RequestStateSealer
+from mcp_trio.protocol.session import ServerSession
 from mcp_trio.protocol.types import (
     TASKS_EXTENSION,
     Icon,
@@ -392,7 +393,7 @@ class Server:
 
     def open_session(self, outlet: Outlet, place: Shard) -> SessionDriver:
         """A session driver for one client whose messages go to ``outlet`` (``SessionHost``)."""
-        return SessionDriver(self, outlet, place)
+        return SessionDriver(self, outlet, place, ServerSession(self.profile))
 
     # ------------------------------------------------------------------ serving
 

@@ -32,7 +32,7 @@ from typing import Final
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled, wait_readable, wait_writable
 
-__all__ = ["LeanSocketStream"]
+__all__ = ["LeanSocketStream", "write_nowait"]
 
 _DEFAULT_RECEIVE: Final = 65536
 _CLOSED: Final = -1  # a descriptor slot once its direction is closed: every system call on it fails with EBADF
@@ -176,3 +176,19 @@ def _broken(exc: OSError) -> trio.BrokenResourceError | trio.ClosedResourceError
     if exc.errno == errno.EBADF:
         return trio.ClosedResourceError("this stream is closed (in this direction)")
     return trio.BrokenResourceError(f"the peer broke the connection: {exc}")
+
+
+def write_nowait(stream: trio.abc.SendStream, data: bytes | bytearray) -> bytes | bytearray | memoryview:
+    """Write what the kernel takes at once, without a checkpoint; returns what is left (empty when all went).
+
+    For a framing's own flushes, whose task checkpoints anyway on its next read: in the common case the kernel
+    takes the whole write and neither a scheduler pass nor a write timer is needed. Anything left must go
+    through ``send_all`` (which checkpoints and waits). Streams other than ``LeanSocketStream`` take nothing.
+
+    Raises:
+        trio.BrokenResourceError, trio.ClosedResourceError: as ``send_nowait``.
+    """
+    if type(stream) is not LeanSocketStream:
+        return data
+    sent = stream.send_nowait(data)
+    return data[sent:] if sent else data

@@ -27,6 +27,7 @@ import trio
 from mcp_trio.protocol.errors import InvalidRequest, McpError, ServerBusy
 from mcp_trio.protocol.framing import NEED_DATA, LineFramer
 from mcp_trio.protocol.jsonrpc import Request, RequestId, decode_message
+from mcp_trio.transports.lean_socket import write_nowait
 from mcp_trio.transports.port import Place, SessionHost
 
 __all__ = ["StreamConnection"]
@@ -189,7 +190,9 @@ class StreamConnection:
         try:
             while not self.closed and self.outbox:
                 data, self.outbox = self.outbox, None
-                await self.stream.send_all(data)
+                rest = write_nowait(self.stream, data)  # no scheduler pass when the kernel takes it all
+                if rest:
+                    await self.stream.send_all(rest)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.closed = True
             self.outbox = None
@@ -202,12 +205,14 @@ class StreamConnection:
     # ------------------------------------------------------------------ the Outlet interface for the driver
 
     async def send(self, data: bytes, origin: RequestId | None) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()  # a handler's progress and logs are checkpoints
         if self.closed:
             raise trio.BrokenResourceError("the connection is closed")
         self._post(data)
         if self._held is not None and self.port.waiting_on_client:
             self._wake_reader()  # a reader paused at the in-flight limit must now read the client's answer
         await self.flush()
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def answer(self, request_id: RequestId, data: bytes, status: int) -> None:
         self._post(data)

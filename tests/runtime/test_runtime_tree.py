@@ -307,6 +307,7 @@ async def test_an_unexpected_error_in_connection_code_ends_that_connection_only_
         handle = runtime.serve_stream(buggy)
         victim = RawClient(client_stream)
         await victim.initialize()
+        await victim.request("ping")  # a round trip: the server has read everything sent so far
         buggy.fail = True
         with caplog.at_level(logging.ERROR, logger="supervision"):
             await victim.send({"jsonrpc": "2.0", "id": 5, "method": "ping"})

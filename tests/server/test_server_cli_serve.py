@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -186,3 +187,55 @@ async def test_sigusr1_prints_the_live_supervision_tree_and_the_shards() -> None
     assert "── tcp://127.0.0.1:0 running permanent" in text
     assert "shard-00 [one_for_all] running" in text
     assert sum(int(m) for m in re.findall(r"shard-\d+: (\d+) connections", text)) == 1
+
+
+STUBBORN_SERVER = """
+import trio
+from mcp_trio import Context, Server, ServerConfig
+from mcp_trio.runtime import RuntimeConfig
+
+server = Server("stubborn", config=ServerConfig(runtime=RuntimeConfig(shutdown_timeout=0.3)))
+
+
+@server.tool()
+async def stubborn(ctx: Context) -> str:
+    await ctx.report_progress(1)  # tells the test the handler runs
+    with trio.CancelScope(shield=True):
+        await trio.sleep_forever()
+    return "never"
+"""
+
+
+async def test_a_handler_that_ignores_cancellation_cannot_keep_the_daemon_from_exiting(tmp_path: Path) -> None:
+    (tmp_path / "stubborn_server.py").write_text(STUBBORN_SERVER)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    process = await trio.lowlevel.open_process(
+        [MCP_TRIO, "serve", "stubborn_server:server", "--tcp", "127.0.0.1:0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stderr is not None
+    seen = b""
+    try:
+        with trio.fail_after(20):
+            while b"listening on " not in seen or not seen.endswith(b"\n"):
+                seen += await process.stderr.receive_some(4096)
+            host, port = re.search(rb"tcp://(\S+):(\d+)", seen).groups()  # type: ignore[union-attr]
+            stream = await trio.open_tcp_stream(host.decode(), int(port))
+            await exchange(stream, [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"}], 1)
+            call = {"name": "stubborn", "_meta": {"progressToken": "p"}}
+            await exchange(stream, [{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}], 1)
+            process.send_signal(signal.SIGINT)  # the handler runs: it reported progress
+            while chunk := await process.stderr.receive_some(65536):
+                seen += chunk
+            code = await process.wait()
+            await stream.aclose()
+    finally:
+        process.kill()
+        await process.stderr.aclose()
+    assert code == 70
+    text = seen.decode()
+    assert "did not stop within 0.3s of being cancelled" in text
+    assert "shutdown did not finish within 2.6 s: children the supervisors abandoned" in text

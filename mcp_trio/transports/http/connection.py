@@ -44,7 +44,7 @@ from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.http.request_head import parse_plain_head
 from mcp_trio.transports.http.response_head import CONTINUE, LAST_CHUNK, chunk, response_head
 from mcp_trio.transports.http.sse import KEEPALIVE_FRAME, ResponseStream
-from mcp_trio.transports.lean_socket import LeanSocketStream
+from mcp_trio.transports.lean_socket import write_nowait
 from mcp_trio.transports.port import Place
 
 __all__ = ["HttpConnection", "HttpRequest", "RequestHandler", "HeaderList"]
@@ -371,23 +371,16 @@ class HttpConnection:
     # ------------------------------------------------------------------ writing
 
     async def _write(self, data: bytes) -> None:
-        stream = self.stream
-        if isinstance(stream, LeanSocketStream):  # the common case: the kernel takes it all, no timer needed
-            try:
-                sent = stream.send_nowait(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.must_close = True
-                raise _Gone from None
-            if sent == len(data):
+        try:
+            rest = write_nowait(self.stream, data)  # the common case: the kernel takes it all, no timer needed
+            if not rest:
                 return
-            data = bytes(memoryview(data)[sent:])
-        with trio.move_on_after(self.config.write_timeout):
-            try:
-                await self.stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.must_close = True
-                raise _Gone from None
-            return
+            with trio.move_on_after(self.config.write_timeout):
+                await self.stream.send_all(rest)
+                return
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.must_close = True
+            raise _Gone from None
         self.must_close = True
         raise _Gone
 

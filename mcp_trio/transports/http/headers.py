@@ -53,6 +53,7 @@ _NAME_FIELD: Final = {
 _B64_PREFIX: Final = "=?base64?"
 _B64_SUFFIX: Final = "?="
 _NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_NUMBERS: Final = (int, float)  # a tuple: ``int | float`` would build a union object on every call
 
 
 class Headers:
@@ -64,21 +65,20 @@ class Headers:
         merged: dict[str, str] = {}
         for name, value in raw:
             key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
+            text = value.decode("latin-1").strip()
             merged[key] = f"{merged[key]}, {text}" if key in merged else text
         self._map = merged
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> Headers:
-        """Headers already merged by lower-case name (the plain-request parser's output), taken as they are."""
+        """Headers already merged by lower-case name and trimmed (the plain-request parser's output), as they are."""
         headers = cls.__new__(cls)
         headers._map = fields
         return headers
 
     def get(self, name: str) -> str | None:
-        """The value of ``name`` (lower-case), trimmed, or ``None`` when absent."""
-        value = self._map.get(name)
-        return None if value is None else value.strip()
+        """The value of ``name`` (lower-case), trimmed (at construction: it is read many times), or ``None``."""
+        return self._map.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._map
@@ -163,7 +163,7 @@ def _same(header: str, body: Any) -> bool:
     """Whether a decoded header value states the body value (numbers numerically, booleans as JSON)."""
     if isinstance(body, bool):
         return header == ("true" if body else "false")
-    if isinstance(body, int | float):
+    if isinstance(body, _NUMBERS):
         if not _NUMBER.fullmatch(header) or len(header) > _MAX_NUMBER_DIGITS:
             return False
         number = float(header) if any(c in header for c in ".eE") else int(header)

@@ -54,24 +54,39 @@ def meta_version(params: Mapping[str, Any] | None) -> object:
 class ModernOutlet:
     """The ``Outlet`` of one modern request: everything goes on its own response stream.
 
+    The stream is made only when the request runs as a task (``open_stream``): a request answered inline
+    never needs one.
+
     Args:
-        stream: the request's response stream (SSE frames, then the final answer).
+        limit: bytes queued on the stream before the handler waits for the client.
+        live: the client accepts SSE (otherwise only the final answer is sent, as JSON).
     """
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_limit", "_live", "_stream")
 
-    def __init__(self, stream: ResponseStream) -> None:
-        self._stream = stream
+    def __init__(self, limit: int, live: bool) -> None:
+        self._limit = limit
+        self._live = live
+        self._stream: ResponseStream | None = None
+
+    def open_stream(self) -> ResponseStream:
+        stream = self._stream = ResponseStream(self._limit, live=self._live)
+        return stream
+
+    @property
+    def _open(self) -> ResponseStream:
+        stream = self._stream
+        return stream if stream is not None else self.open_stream()
 
     async def send(self, data: bytes, origin: RequestId | None) -> None:
-        await self._stream.send(sse_frame(data))
+        await self._open.send(sse_frame(data))
 
     async def answer(self, request_id: RequestId, data: bytes, status: int) -> None:
-        self._stream.finish(data, sse_frame(data), status)
+        self._open.finish(data, sse_frame(data), status)
         await trio.lowlevel.checkpoint()
 
     def done(self, request_id: RequestId) -> None:
-        self._stream.end()  # ended without an answer (cancelled): the response ends too
+        self._open.end()  # ended without an answer (cancelled): the response ends too
 
     async def close_stream(self, origin: RequestId, retry_ms: int | None) -> bool:
         await trio.lowlevel.checkpoint()
@@ -118,18 +133,20 @@ async def handle_modern_post(
     except McpError as error:
         await connection.send_error(error.http_status, error, request.id)
         return
-    stream = ResponseStream(stream_limit, live=sse)
-    port = host.open_session(ModernOutlet(stream), connection.place)
+    outlet = ModernOutlet(stream_limit, sse)
+    port = host.open_session(outlet, connection.place)
+    reply = port.run(event)
+    if isinstance(reply, bytes):  # answered inline: the session holds nothing more
+        await connection.send_json(port.reply_status, reply)
+        return
+    if reply is not RUNNING:  # no answer is due
+        await connection.send_response(202)
+        return
     try:
-        reply = port.run(event)
-        if reply is RUNNING:
-            await connection.send_stream(stream, sse=sse, on_gone=lambda: port.cancel(request.id))
-        elif isinstance(reply, bytes):
-            await connection.send_json(port.reply_status, reply)
-        else:
-            await connection.send_response(202)
+        stream = outlet.open_stream()  # before the task first runs: nothing is lost
+        await connection.send_stream(stream, sse=sse, on_gone=lambda: port.cancel(request.id))
     finally:
-        port.close()
+        port.close()  # nothing outlives the POST
 
 
 def _shown(value: object) -> str:
