@@ -192,10 +192,24 @@ class UnsupportedProtocolVersion(McpError):
 
 
 class ServerBusy(McpError):
-    """Overload: the request was refused before any work, so it is safe to retry (HTTP 503)."""
+    """Overload: the request was refused before any work, so it is safe to retry (HTTP 503 + ``Retry-After``).
+
+    ``data`` is ``{"reason": ..., "retryAfterMs": ...}``: which limit refused it (a stable, documented name such
+    as ``"in_flight"`` or ``"rate_limit_client"``) and how long to wait before retrying.
+
+    Args:
+        message: human-readable; says which limit and its value.
+        reason: the limit's name.
+        retry_after_ms: the suggested wait, in milliseconds.
+    """
 
     code = ErrorCode.SERVER_BUSY
     http_status = 503
+
+    def __init__(self, message: str, *, reason: str = "overload", retry_after_ms: int = 1000) -> None:
+        super().__init__(message, {"reason": reason, "retryAfterMs": retry_after_ms})
+        self.reason = reason
+        self.retry_after_ms = retry_after_ms
 
 
 class LocalProtocolError(Exception):

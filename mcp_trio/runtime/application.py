@@ -30,7 +30,10 @@ from typing import Any, Protocol
 
 import trio
 
+from mcp_trio.protocol.errors import ServerBusy
+from mcp_trio.runtime.admission import Admission
 from mcp_trio.runtime.config import RuntimeConfig
+from mcp_trio.runtime.memory import resident_bytes
 from mcp_trio.runtime.shard import Shard, ShardStatistics
 from mcp_trio.runtime.watchdog import LoopWatchdog
 from mcp_trio.transports.port import HostedSession, SessionHost
@@ -120,6 +123,7 @@ class Runtime:
     def __init__(self, host: SessionHost, config: RuntimeConfig | None = None, *, name: str = "mcp-trio") -> None:
         self.host = host
         self.config = config = config if config is not None else RuntimeConfig()
+        self.admission = Admission(config)
         width = len(str(config.shards - 1))
         self.shards = tuple(Shard(index, self, config.shutdown_timeout, width) for index in range(config.shards))
         self.sessions = _Sessions(self.shards)
@@ -143,7 +147,11 @@ class Runtime:
         return f"<Runtime {self.app.name!r} shards={len(self.shards)}>"
 
     def _housekeeping_children(self) -> list[ChildSpec]:
-        children = [ChildSpec("session-expiry", self._expire_sessions, shutdown=1.0)]
+        children = [
+            ChildSpec("session-expiry", self._expire_sessions, shutdown=1.0),
+            ChildSpec("handshake-deadlines", self._enforce_handshakes, shutdown=1.0),
+            ChildSpec("load-monitor", self._monitor_load, shutdown=1.0),
+        ]
         threshold = self.config.loop_lag_threshold
         if threshold is not None:
             self.watchdog = LoopWatchdog(threshold)
@@ -192,14 +200,36 @@ class Runtime:
     def spawn_connection(self, open_connection: Callable[[int, Shard], Connection]) -> ChildHandle:
         """Make the next connection (``open_connection(id, shard)``) and run it as a child of its shard.
 
+        No admission check: for connections the process opens itself (stdio, an embedding app's stream).
+        Accepted connections go through ``accept``.
+
         Raises:
             supervision.SupervisorClosed: the shard is not running (stopping, or restarting after a failure).
         """
         connection_id = next(self._ids)
+        return self._spawn(connection_id, self.shards[connection_id % len(self.shards)], open_connection)
+
+    def accept(self, open_connection: Callable[[int, Shard], Connection]) -> ServerBusy | None:
+        """Admit an accepted connection and run it as a child of its shard, or return why it is refused
+        (the caller then answers the refusal and closes it)."""
+        connection_id = next(self._ids)
         shard = self.shards[connection_id % len(self.shards)]
+        refusal = self.admission.admit_connection(shard, trio.current_time())
+        if refusal is not None:
+            return refusal
+        try:
+            self._spawn(connection_id, shard, open_connection)
+        except trio.ClosedResourceError:  # its shard is stopping or restarting
+            return self.admission.refuse("shard_restarting", f"{shard.name} is restarting")
+        return None
+
+    def _spawn(
+        self, connection_id: int, shard: Shard, open_connection: Callable[[int, Shard], Connection]
+    ) -> ChildHandle:
         connection = open_connection(connection_id, shard)
         handle = shard.connections.start_child_nowait(connection.run, value=connection)
         shard.connection_table[connection_id] = connection
+        self.admission.connection_opened()
         return handle
 
     def serve_stream(self, stream: trio.abc.Stream) -> ChildHandle:
@@ -216,6 +246,29 @@ class Runtime:
 
     # ------------------------------------------------------------------ housekeeping
 
+    async def _enforce_handshakes(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Close connections and end sessions that did not complete their handshake in time."""
+        task_status.started()
+        interval = min(1.0, self.config.handshake_timeout / 4)
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            for shard in self.shards:
+                if shard.handshakes:
+                    await shard.enforce_handshakes(now)
+
+    async def _monitor_load(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Sample memory, loop lag and in-flight work for the load shedder."""
+        task_status.started()
+        while True:
+            await trio.sleep(self.config.load_check_interval)
+            watchdog = self.watchdog
+            self.admission.sample(
+                trio.current_time(),
+                rss=resident_bytes() if self.config.shed_memory is not None else None,
+                lag=watchdog.current_lag() if watchdog is not None else None,
+            )
+
     async def _expire_sessions(self, *, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
         interval = self.config.session_sweep_interval
@@ -226,6 +279,10 @@ class Runtime:
                 await shard.expire_sessions(now)
 
     # ------------------------------------------------------------------ observing
+
+    def overload(self) -> dict[str, object]:
+        """Admission figures: connections against their limits, work in flight, shedding, refusals by reason."""
+        return self.admission.statistics()
 
     def statistics(self) -> list[ShardStatistics]:
         """Per-shard figures (connections, requests, sessions, failures, abandoned children)."""
@@ -252,6 +309,13 @@ class Runtime:
             f"{figures.sessions} sessions, {figures.failed_connections} failed connections, "
             f"{figures.failed_requests} failed requests, {figures.abandoned} abandoned"
             for figures in self.statistics()
+        )
+        overload = self.admission.statistics()
+        lines.append(
+            f"admission: {overload['connections']}/{overload['max_connections']} connections, "
+            f"{overload['in_flight']}/{overload['max_in_flight']} requests in flight, "
+            f"{overload['listen_streams']} listen streams, shedding {overload['shedding']}, "
+            f"refusals {overload['refusals'] or 'none'}"
         )
         if self.watchdog is not None:
             stats = self.watchdog.statistics()

@@ -9,7 +9,12 @@ __all__ = ["RuntimeConfig"]
 
 @attrs.frozen
 class RuntimeConfig:
-    """Tunables of the supervision tree a server runs under.
+    """Tunables of the supervision tree a server runs under, and of its overload control.
+
+    Every refusal is one immediate answer: a JSON-RPC error -32000 whose ``data`` is
+    ``{"reason": <the limit's name>, "retryAfterMs": ...}`` (HTTP 503 with ``Retry-After``), or, for a connection
+    refused at accept, that error as the connection's only message (an HTTP 503) before it is closed.
+    ``docs/overload.md`` has the table of every limit, its reason and the counter that counts it.
 
     Attributes:
         shards: connection shards. Each is a supervisor of its connections and of their requests; a connection
@@ -28,6 +33,49 @@ class RuntimeConfig:
         loop_lag_threshold: seconds a callback may hold the event loop before the watchdog logs the handler that
             held it; ``None`` turns the watchdog off.
         session_sweep_interval: seconds between sweeps that end legacy HTTP sessions idle past their timeout.
+        max_connections: connections open at once, all transports (reason ``connections``); ``None``: 90% of
+            the process's file-descriptor limit, so the server refuses before the kernel does (``EMFILE``).
+        soft_connections: past this many connections the runtime logs a warning once and reports it
+            (``Runtime.overload()``); ``None``: 80% of ``max_connections``.
+        max_connections_per_shard: connections one shard holds (reason ``connections_per_shard``); ``None``:
+            no limit of its own (ids spread connections evenly; legacy sessions hash).
+        accept_rate: new connections accepted per second, all listeners together (reason ``accept_rate``);
+            ``None``: no limit. ``accept_burst`` connections may arrive at once.
+        accept_burst: the accept rate's bucket size.
+        handshake_timeout: seconds a connection (or a legacy HTTP session) has to complete the handshake
+            (``initialize`` then ``notifications/initialized``, or a first 2026-07-28 request) before it is
+            closed (reason ``handshake``): an ``initialize`` that never completes must not hold a slot.
+        max_in_flight: requests running as tasks at once, server-wide (reason ``in_flight``); requests answered
+            inline never wait anywhere and do not count.
+        max_in_flight_per_shard: the same per shard (reason ``in_flight_per_shard``); ``None``: no limit.
+        max_listen_streams: ``subscriptions/listen`` streams open at once (reason ``listen_streams``); they last
+            long, so they have a limit of their own and do not count as in flight.
+        connection_rate: requests per second one connection may send (reason ``rate_limit_connection``);
+            ``None``: no limit. ``connection_burst`` may come at once.
+        connection_burst: the per-connection bucket size.
+        session_rate: requests per second one legacy HTTP session may send (reason ``rate_limit_session``);
+            ``None``: no limit.
+        session_burst: the per-session bucket size.
+        client_rate: requests per second one client identity may send across its connections and sessions: the
+            authenticated principal, or else the source address (reason ``rate_limit_client``); ``None``: no
+            limit.
+        client_burst: the per-client bucket size.
+        max_clients_tracked: client identities whose buckets are kept; past it the least recently seen is
+            forgotten (it comes back with a full bucket).
+        shed_memory: process RSS in bytes at which new connections, then also new requests, are refused (reason
+            ``shedding``); ``None``: memory is not watched.
+        shed_loop_lag: event-loop lag in seconds (how late the watchdog's heartbeat ran) at which the same
+            happens; ``None``: lag is not watched.
+        shed_in_flight: the fraction of ``max_in_flight`` in use at which the same happens; ``None``: not
+            watched.
+        shed_recover_ratio: shedding steps down a level once every signal has stayed below this fraction of the
+            level's threshold for ``shed_recover_after`` seconds (hysteresis: no flapping).
+        shed_recover_after: seconds of calm before shedding steps down one level.
+        load_check_interval: seconds between samples of memory, lag and in-flight work.
+        retry_after_ms: the retry hint of refusals whose limit has no precise one (a rate limit computes its
+            own), in milliseconds; HTTP's ``Retry-After`` is this rounded up to whole seconds.
+        max_refusing: connections being refused at once (each gets its refusal written, then is closed);
+            past it a refused connection is closed at once, without an answer.
     """
 
     shards: int = 16
@@ -37,17 +85,80 @@ class RuntimeConfig:
     accept_retry_delay: float = 0.1
     loop_lag_threshold: float | None = 0.25
     session_sweep_interval: float = 30.0
+    max_connections: int | None = None
+    soft_connections: int | None = None
+    max_connections_per_shard: int | None = None
+    accept_rate: float | None = None
+    accept_burst: int = 1000
+    handshake_timeout: float = 10.0
+    max_in_flight: int = 10_000
+    max_in_flight_per_shard: int | None = None
+    max_listen_streams: int = 10_000
+    connection_rate: float | None = None
+    connection_burst: int = 100
+    session_rate: float | None = None
+    session_burst: int = 100
+    client_rate: float | None = None
+    client_burst: int = 1000
+    max_clients_tracked: int = 100_000
+    shed_memory: tuple[int, int] | None = None
+    shed_loop_lag: tuple[float, float] | None = (1.0, 5.0)
+    shed_in_flight: tuple[float, float] | None = (0.9, 1.0)
+    shed_recover_ratio: float = 0.8
+    shed_recover_after: float = 1.0
+    load_check_interval: float = 0.25
+    retry_after_ms: int = 1000
+    max_refusing: int = 256
 
     def __attrs_post_init__(self) -> None:
         if self.shards < 1:
             raise ValueError("shards must be positive")
         if self.intensity < 0:
             raise ValueError("intensity must not be negative")
-        for name in ("shutdown_timeout", "accept_retry_delay"):
+        for name in ("shutdown_timeout", "accept_retry_delay", "retry_after_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("period", "session_sweep_interval"):
+        for name in (
+            "period",
+            "session_sweep_interval",
+            "handshake_timeout",
+            "shed_recover_after",
+            "load_check_interval",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds")
-        if self.loop_lag_threshold is not None and not self.loop_lag_threshold > 0:
-            raise ValueError("loop_lag_threshold must be a positive number of seconds, or None")
+        for name in ("loop_lag_threshold", "accept_rate", "connection_rate", "session_rate", "client_rate"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, or None")
+        for name in (
+            "max_connections",
+            "soft_connections",
+            "max_connections_per_shard",
+            "max_in_flight_per_shard",
+        ):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive, or None")
+        for name in (
+            "accept_burst",
+            "max_in_flight",
+            "max_listen_streams",
+            "connection_burst",
+            "session_burst",
+            "client_burst",
+            "max_clients_tracked",
+            "max_refusing",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        for name in ("shed_memory", "shed_loop_lag", "shed_in_flight"):
+            pair = getattr(self, name)
+            if pair is not None and not (0 < pair[0] <= pair[1]):
+                raise ValueError(f"{name} must be (refuse connections at, refuse requests at), 0 < first <= second")
+        if not 0 < self.shed_recover_ratio < 1:
+            raise ValueError("shed_recover_ratio must be between 0 and 1")
+
+    def connection_limit(self, descriptors: int) -> int:
+        """``max_connections``, or 90% of ``descriptors`` (the process's file limit) when it is ``None``."""
+        return self.max_connections if self.max_connections is not None else max(1, int(descriptors * 0.9))

@@ -1,11 +1,12 @@
 """Listeners: each transport's accept loop, run as a child of the application supervisor.
 
-A listener binds in its start (so ``add_listener`` fails at once on a bad address), reports what it bound, then
-accepts until cancelled. Every accepted connection goes to ``Runtime.spawn_connection``, which makes it a
-temporary child of its shard: the listener never holds connections itself. Running out of file descriptors
-or kernel memory (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``) slows accepting down instead of crashing,
-as ``trio.serve_listeners`` does; any other accept error ends the listener, which the application supervisor
-restarts (it rebinds) within its intensity.
+A listener binds in its start (so ``add_listener`` fails at once on a bad address), reports what it bound,
+then accepts until cancelled. Every accepted connection goes to ``Runtime.accept``, which admits it as a
+temporary child of its shard or says why not (``admission``): a refused connection gets the refusal as its one
+message (a JSON-RPC error line, or an HTTP 503) and is closed. The listener never holds connections itself.
+Running out of file descriptors or kernel memory (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``) slows
+accepting down instead of crashing, as ``trio.serve_listeners`` does; any other accept error ends the listener,
+which the application supervisor restarts (it rebinds) within its intensity.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import trio
 
+from mcp_trio.protocol.errors import McpError
+from mcp_trio.protocol.jsonrpc import encode_message, error_response
 from mcp_trio.transports.lean_socket import LeanSocketStream
 from mcp_trio.transports.stdio import open_stdio_stream
 from mcp_trio.transports.stream import StreamConnection
@@ -33,39 +36,84 @@ if TYPE_CHECKING:
     from mcp_trio.runtime.shard import Shard
     from mcp_trio.transports.http import HttpConfig
 
-__all__ = ["TcpListener", "UnixListener", "StdioListener", "HttpListener", "accept_forever"]
+__all__ = ["TcpListener", "UnixListener", "StdioListener", "HttpListener", "accept_forever", "stream_refusal"]
 
 logger: Final = logging.getLogger("mcp_trio.runtime")
 _CAPACITY_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 
 OpenConnection = Callable[[trio.socket.SocketType, int, "Shard"], "Connection"]
+#: How a transport answers a connection refused at accept (the bytes it writes before closing it).
+Refusal = Callable[[McpError], bytes]
+_REFUSAL_SECONDS: Final = 1.0  # how long a refused connection may take to receive its refusal
+_DRAIN_BYTES: Final = 4096
 
 
-async def accept_forever(runtime: Runtime, sock: trio.socket.SocketType, open_connection: OpenConnection) -> None:
-    """Accept on ``sock`` until cancelled, handing each connection to its shard."""
+async def accept_forever(
+    runtime: Runtime, sock: trio.socket.SocketType, open_connection: OpenConnection, refusal: Refusal
+) -> None:
+    """Accept on ``sock`` until cancelled: admit each connection into its shard, or refuse it.
+
+    A refused connection gets ``refusal(error)`` written and is closed by a short task of its own (at most
+    ``max_refusing`` at once; past that it is closed at once): it never becomes a shard's child.
+    """
     retry = runtime.config.accept_retry_delay
+    refusing = _Refusing(runtime.config.max_refusing)
     try:
-        while True:
-            try:
-                conn, _ = await sock.accept()
-            except OSError as exc:
-                if exc.errno not in _CAPACITY_ERRNOS:
-                    raise
-                logger.error(
-                    "accept on %s failed with %s (%s); retrying in %g s",
-                    _sockname(sock),
-                    errno.errorcode.get(exc.errno or 0, "?"),
-                    os.strerror(exc.errno or 0),
-                    retry,
-                )
-                await trio.sleep(retry)
-                continue
-            try:
-                runtime.spawn_connection(functools.partial(open_connection, conn))
-            except trio.ClosedResourceError:  # its shard is restarting or stopping: refuse, keep accepting
-                conn.close()
+        async with trio.open_nursery() as refusals:
+            while True:
+                try:
+                    conn, _ = await sock.accept()
+                except OSError as exc:
+                    if exc.errno not in _CAPACITY_ERRNOS:
+                        raise
+                    logger.error(
+                        "accept on %s failed with %s (%s); retrying in %g s",
+                        _sockname(sock),
+                        errno.errorcode.get(exc.errno or 0, "?"),
+                        os.strerror(exc.errno or 0),
+                        retry,
+                    )
+                    await trio.sleep(retry)
+                    continue
+                error = runtime.accept(functools.partial(open_connection, conn))
+                if error is not None:
+                    if refusing.count < refusing.limit:
+                        refusals.start_soon(_refuse, conn, refusal(error), refusing)
+                    else:
+                        conn.close()  # too many refusals under way: this one learns from the closed socket
     finally:
         sock.close()
+
+
+class _Refusing:
+    __slots__ = ("count", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.count = 0
+        self.limit = limit
+
+
+async def _refuse(conn: trio.socket.SocketType, data: bytes, refusing: _Refusing) -> None:
+    """Tell a refused connection why, then close it: write, half-close, read what the client still sends
+    (closing with unread input would reset the connection and could destroy the answer), all within 1 s."""
+    refusing.count += 1
+    try:
+        with trio.move_on_after(_REFUSAL_SECONDS):
+            stream = LeanSocketStream(conn)
+            await stream.send_all(data)
+            await stream.send_eof()
+            while await stream.receive_some(_DRAIN_BYTES):
+                pass
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass  # the client already left: nothing to tell it
+    finally:
+        refusing.count -= 1
+        conn.close()
+
+
+def stream_refusal(error: McpError) -> bytes:
+    """What a refused newline-delimited JSON connection receives: the error as its one message."""
+    return encode_message(error_response(error)) + b"\n"
 
 
 def _sockname(sock: trio.socket.SocketType) -> str:
@@ -85,12 +133,17 @@ def _stream_connection(runtime: Runtime) -> OpenConnection:
 
 
 async def _serve_sockets(
-    runtime: Runtime, socks: list[trio.socket.SocketType], open_connection: OpenConnection, bound: Any, task_status: Any
+    runtime: Runtime,
+    socks: list[trio.socket.SocketType],
+    open_connection: OpenConnection,
+    refusal: Refusal,
+    bound: Any,
+    task_status: Any,
 ) -> None:
     try:
         async with trio.open_nursery() as nursery:
             for sock in socks:
-                nursery.start_soon(accept_forever, runtime, sock, open_connection)
+                nursery.start_soon(accept_forever, runtime, sock, open_connection, refusal)
             task_status.started(bound)
     finally:
         for sock in socks:
@@ -120,7 +173,7 @@ class TcpListener:
 
     async def serve(self, runtime: Runtime, *, task_status: trio.TaskStatus[tuple[str, int]]) -> None:
         socks, bound = await _bind_tcp(self.host, self.port, self.backlog)
-        await _serve_sockets(runtime, socks, _stream_connection(runtime), bound, task_status)
+        await _serve_sockets(runtime, socks, _stream_connection(runtime), stream_refusal, bound, task_status)
 
 
 @attrs.frozen
@@ -150,7 +203,7 @@ class UnixListener:
             raise
         sock.listen(self.backlog)
         try:
-            await _serve_sockets(runtime, [sock], _stream_connection(runtime), path, task_status)
+            await _serve_sockets(runtime, [sock], _stream_connection(runtime), stream_refusal, path, task_status)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -211,7 +264,7 @@ class HttpListener:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(endpoint.connections.reap_forever)
-                await _serve_sockets(runtime, socks, endpoint.open_connection, bound, task_status)
+                await _serve_sockets(runtime, socks, endpoint.open_connection, endpoint.refusal, bound, task_status)
         finally:
             endpoint.connections.close_idle(math.inf)
 

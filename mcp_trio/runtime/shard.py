@@ -19,6 +19,7 @@ connection id or a session id lead to its object in O(1): the id picks the shard
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -27,6 +28,7 @@ from mcp_trio.transports.port import HostedSession
 from supervision import ChildSpec, DynamicSupervisor, Strategy, Supervisor
 
 if TYPE_CHECKING:
+    from mcp_trio.runtime.admission import Admission, Limiter
     from mcp_trio.runtime.application import Runtime
 
 __all__ = ["Shard", "ShardStatistics"]
@@ -37,7 +39,16 @@ logger: Final = logging.getLogger("mcp_trio.runtime")
 class ShardStatistics:
     """Current figures of one shard (a plain record; ``as_dict`` for JSON)."""
 
-    __slots__ = ("abandoned", "connections", "failed_connections", "failed_requests", "name", "requests", "sessions")
+    __slots__ = (
+        "abandoned",
+        "connections",
+        "failed_connections",
+        "failed_requests",
+        "in_flight",
+        "name",
+        "requests",
+        "sessions",
+    )
 
     def __init__(self, shard: Shard) -> None:
         connections = shard.connections.statistics()
@@ -45,6 +56,7 @@ class ShardStatistics:
         self.name = shard.name
         self.connections = len(shard.connection_table)
         self.requests = requests.active
+        self.in_flight = shard.in_flight
         self.sessions = len(shard.sessions)
         self.failed_connections = connections.exits_abnormal
         self.failed_requests = requests.exits_abnormal
@@ -75,6 +87,11 @@ class Shard:
         #: Live connections by id, and legacy HTTP sessions by id.
         self.connection_table: dict[int, Any] = {}
         self.sessions: dict[str, HostedSession] = {}
+        #: Connections and legacy sessions still owing their handshake, with its deadline (trio time).
+        self.handshakes: dict[int | str, float] = {}
+        #: Requests of this shard running as tasks (``Admission.admit_task``).
+        self.in_flight = 0
+        self.admission: Admission = runtime.admission
         # A sub-supervisor that cannot finish stopping (a child ignoring cancellation) is abandoned after a
         # grace period, so the shard's other children still get stopped.
         grace = 2 * shutdown_timeout + 1.0
@@ -94,8 +111,41 @@ class Shard:
     # ------------------------------------------------------------------ connections
 
     def forget_connection(self, connection_id: int) -> None:
-        """A connection ended (``Place``): drop it from the table."""
-        self.connection_table.pop(connection_id, None)
+        """A connection ended (``Place``): drop it from the tables."""
+        if self.connection_table.pop(connection_id, None) is not None:
+            self.admission.connection_closed()
+        self.handshakes.pop(connection_id, None)
+
+    def awaiting_handshake(self, key: int | str) -> None:
+        """A connection (by id) or a legacy session (by id) must complete its handshake in time (``Place``)."""
+        self.handshakes[key] = trio.current_time() + self.runtime.config.handshake_timeout
+
+    def limiter(self, kind: str, client: Callable[[], str | None]) -> Limiter | None:
+        """The rate limits of a new connection or session here (``Place``); ``None`` when none applies."""
+        return self.admission.limiter(kind, client)
+
+    async def enforce_handshakes(self, now: float) -> int:
+        """End the connections and sessions whose handshake is overdue at ``now``; returns how many."""
+        overdue: list[int | str] = []
+        for key, deadline in list(self.handshakes.items()):
+            owner = self.connection_table.get(key) if isinstance(key, int) else self.sessions.get(key)
+            if owner is None or owner.ready:
+                del self.handshakes[key]  # gone, or done: nothing to enforce
+            elif deadline <= now:
+                overdue.append(key)
+        timeout = self.runtime.config.handshake_timeout
+        for key in overdue:
+            self.handshakes.pop(key, None)
+            error = self.admission.refuse("handshake", f"the handshake was not completed within {timeout:g}s")
+            if isinstance(key, int):
+                connection = self.connection_table.get(key)
+                if connection is not None:
+                    await connection.abort(error)
+            else:
+                session = self.sessions.pop(key, None)
+                if session is not None:
+                    await session.close()
+        return len(overdue)
 
     # ------------------------------------------------------------------ sessions
 

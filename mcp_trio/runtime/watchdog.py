@@ -121,6 +121,7 @@ class LagDetector:
         "_due",
         "_reported_at",
         "heartbeats",
+        "last_lateness",
         "longest_stall",
         "max_lateness",
         "stalls",
@@ -139,6 +140,7 @@ class LagDetector:
         self.longest_stall = 0.0
         self.total_stalled = 0.0
         self.max_lateness = 0.0
+        self.last_lateness = 0.0
 
     @property
     def pending(self) -> bool:
@@ -184,6 +186,7 @@ class LagDetector:
         self._due = self._reported_at = None
         self.heartbeats += 1
         lateness = max(now - due, 0.0)
+        self.last_lateness = lateness
         self.max_lateness = max(self.max_lateness, lateness)
         if reported_at is None:
             if lateness <= self.threshold:
@@ -193,6 +196,14 @@ class LagDetector:
         self.longest_stall = max(self.longest_stall, lateness)
         self.total_stalled += lateness
         return Stall(due=due, detected=reported_at, ended=now)
+
+    def lag(self, now: float) -> float:
+        """How far behind the loop is at ``now``: the pending heartbeat's wait so far when that is longer than
+        the last answered one's lateness (a stall in progress), else that lateness."""
+        due = self._due
+        if due is not None:
+            return max(now - due, self.last_lateness)
+        return self.last_lateness
 
     def reset(self) -> None:
         """Forget any pending heartbeat (its sender is gone); keep the statistics."""
@@ -299,6 +310,12 @@ class LoopWatchdog:
         self._last_location: str | None = None
         # Trio thread only.
         self._active: _Run | None = None
+
+    def current_lag(self) -> float:
+        """Seconds the event loop is behind now (a stall in progress, or the last heartbeat's lateness), for
+        load shedding; safe to call from any thread."""
+        with self._lock:
+            return self._detector.lag(time.perf_counter())
 
     def statistics(self) -> WatchdogStatistics:
         """Counters since this watchdog was created; safe to call from any thread."""

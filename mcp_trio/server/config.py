@@ -18,8 +18,13 @@ class ServerConfig:
 
     Attributes:
         max_message_size: largest JSON-RPC message accepted, in bytes (larger: -32600, connection kept).
-        max_in_flight: requests one connection may have running at once; past it the connection stops
-            reading (TCP backpressure) until one finishes, so nothing accepted is dropped.
+        max_in_flight: requests one connection (or legacy HTTP session) may have running as tasks at once.
+        in_flight_policy: what a stream connection (stdio, TCP, Unix) does with a request past
+            ``max_in_flight``: ``"refuse"`` answers it at once with -32000 (reason ``connection_in_flight``);
+            ``"block"`` stops reading until a request finishes (TCP pushes back on the client; nothing is refused,
+            and the client waits). Refusing is the default: overload must be explicit and fast, and a client that
+            keeps 64 requests running on one connection is rare enough that telling it beats stalling it. Choose
+            ``"block"`` for bulk clients that would rather wait. (Legacy HTTP sessions always refuse.)
         max_outbox_bytes: bytes queued for one slow reader before producers wait for it to drain.
         receive_size: bytes asked of the socket per read.
         page_size: items per page of the list methods.
@@ -28,7 +33,8 @@ class ServerConfig:
         cache_ttl_ms: ``ttlMs`` on cacheable modern results (list methods, ``resources/read``, discovery).
         cache_scope: ``cacheScope`` on the same results.
         request_state_ttl: seconds a sealed ``requestState`` stays valid (MRTR).
-        max_tasks: tasks (tasks extension) the server holds at once; past it ``tools/call`` is refused at once.
+        max_tasks: tasks (tasks extension) the server holds at once; past it ``tools/call`` is refused at once
+            (-32000, reason ``tasks``).
         task_ttl_ms: how long a finished task stays queryable, in milliseconds (``ttlMs``).
         task_poll_interval_ms: the polling interval suggested to clients (``pollIntervalMs``).
         max_handler_threads: worker threads that run synchronous handlers at once (handlers registered with
@@ -38,6 +44,7 @@ class ServerConfig:
 
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     max_in_flight: int = 64
+    in_flight_policy: Literal["refuse", "block"] = "refuse"
     max_outbox_bytes: int = 1024 * 1024
     receive_size: int = 65536
     page_size: int = 100
@@ -53,6 +60,8 @@ class ServerConfig:
     runtime: RuntimeConfig = attrs.field(factory=RuntimeConfig)
 
     def __attrs_post_init__(self) -> None:
+        if self.in_flight_policy not in ("refuse", "block"):
+            raise ValueError("in_flight_policy must be 'refuse' or 'block'")
         for name in (
             "max_message_size",
             "max_in_flight",

@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import trio
 
-from mcp_trio.protocol.errors import InternalError, LocalProtocolError, McpError, RemoteError, error_from_exception
+from mcp_trio.protocol.errors import (
+    InternalError,
+    LocalProtocolError,
+    McpError,
+    RemoteError,
+    ServerBusy,
+    error_from_exception,
+)
 from mcp_trio.protocol.events import (
     Answered,
     CancelRequested,
@@ -52,12 +59,14 @@ from mcp_trio.protocol.jsonrpc import (
     encode_message,
     error_response,
 )
-from mcp_trio.protocol.session import ServerSession
+from mcp_trio.protocol.session import READY, ServerSession
+from mcp_trio.runtime.shedding import ShedLevel
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, Subscriber
 from mcp_trio.transports.port import RUNNING, Outlet, Reply
 from supervision import ChildHandle, split_exit
 
 if TYPE_CHECKING:
+    from mcp_trio.runtime.admission import Admission, Limiter
     from mcp_trio.runtime.shard import Shard
     from mcp_trio.server.server import Server
 
@@ -107,6 +116,12 @@ class SessionDriver(msgspec.Struct, eq=False):
     #: Where list changes and resource updates for this session wait (legacy sessions, once initialized).
     subscriber: Subscriber | None = None
     delivering: bool = False
+    #: The rate limits of this connection or session (``Admission.limiter``); ``None`` when none applies.
+    limiter: Limiter | None = None
+    #: The retry hint of the last immediate reply when it was a refusal (``SessionPort.retry_after_ms``).
+    retry_after_ms: int = 0
+    #: A 2026-07-28 request was accepted: that is a handshake complete (there is no ``initialize``).
+    modern_seen: bool = False
 
     def __repr__(self) -> str:
         return f"<SessionDriver in_flight={self.in_flight} closed={self.closed}>"
@@ -128,6 +143,18 @@ class SessionDriver(msgspec.Struct, eq=False):
     @property
     def batches_allowed(self) -> bool:
         return self.session.batches_allowed
+
+    @property
+    def ready(self) -> bool:
+        """The handshake is done: ``notifications/initialized`` arrived, or a 2026-07-28 request was accepted."""
+        return self.modern_seen or self.session.phase == READY
+
+    def refuse(self, reason: str, detail: str, request_id: RequestId | None = None) -> bytes:
+        """Refuse a request by a framing's own limit (e.g. a connection's requests in flight) and count it."""
+        error = self.place.admission.refuse(reason, detail)
+        self.reply_status = error.http_status
+        self.retry_after_ms = error.retry_after_ms
+        return encode_message(error_response(error, request_id))
 
     def receive(self, message: Message) -> Reply:
         """Act on one message from the client (see ``SessionPort.receive``)."""
@@ -153,6 +180,7 @@ class SessionDriver(msgspec.Struct, eq=False):
 
     def reject(self, error: McpError) -> bytes:
         self.reply_status = error.http_status
+        self.retry_after_ms = error.retry_after_ms if isinstance(error, ServerBusy) else 0
         return encode_message(error_response(error))
 
     def cancel(self, request_id: RequestId) -> None:
@@ -183,6 +211,13 @@ class SessionDriver(msgspec.Struct, eq=False):
     # ------------------------------------------------------------------ running requests
 
     def _start(self, event: RequestReceived) -> Reply:
+        admission = self.place.admission
+        if admission.level >= ShedLevel.REFUSE_REQUESTS or self.limiter is not None:
+            refusal = self._admit(admission)
+            if refusal is not None:
+                return self._refuse(event, refusal)
+        if event.era == "modern":
+            self.modern_seen = True
         try:
             result = self.server.dispatcher.dispatch(self.session, self, event)
         except BaseException as exc:  # noqa: BLE001 - _error_of re-raises what must propagate
@@ -199,10 +234,34 @@ class SessionDriver(msgspec.Struct, eq=False):
                 return encode_message(answer)  # the hot path: no call of its own
             except _ENCODE_ERRORS:
                 return self._encode_answer(event, answer)
+        place = self.place
+        refusal = admission.admit_task(place, event.method)
+        if refusal is not None:
+            result.close()  # never started: nothing ran
+            return self._refuse(event, refusal)
+        try:
+            handle = place.requests.start_child_nowait(self._run, event, result, value=event.method)
+        except BaseException:
+            result.close()
+            admission.task_done(place, event.method)
+            raise
         if self.tasks is None:
             self.tasks = {}
-        self.tasks[event.id] = self.place.requests.start_child_nowait(self._run, event, result, value=event.method)
+        self.tasks[event.id] = handle
         return RUNNING
+
+    def _admit(self, admission: Admission) -> ServerBusy | None:
+        """The shedding and rate-limit checks (only when one of them is in force)."""
+        if admission.level >= ShedLevel.REFUSE_REQUESTS:
+            return admission.refuse("shedding", f"shedding load ({admission.shedder.reason})")
+        limiter = self.limiter
+        return limiter.admit(trio.current_time()) if limiter is not None else None
+
+    def _refuse(self, event: RequestReceived, refusal: ServerBusy) -> bytes | None:
+        self.reply_status = refusal.http_status
+        self.retry_after_ms = refusal.retry_after_ms
+        answer = self.session.respond_error(event.id, refusal)
+        return None if answer is None else encode_message(answer)
 
     async def _run(self, event: RequestReceived, work: Any) -> None:
         """A request's task: run the handler, then hand its answer to the outlet."""
@@ -225,6 +284,7 @@ class SessionDriver(msgspec.Struct, eq=False):
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client left before its answer: nothing to deliver it to
         finally:
+            self.place.admission.task_done(self.place, event.method)
             if not self.closed:
                 self.session.forget(event.id)  # no-op when answered; else cancelled: no answer is due
             tasks = self.tasks
@@ -242,7 +302,10 @@ class SessionDriver(msgspec.Struct, eq=False):
                 logger.error("handler for %s failed while being cancelled", event.method, exc_info=failure)
             raise passing
         assert failure is not None
-        if not isinstance(failure, McpError | msgspec.ValidationError):
+        if isinstance(failure, ServerBusy):  # a handler's own limit (e.g. the task store): count it with the rest
+            refusals = self.place.admission.refusals
+            refusals[failure.reason] = refusals.get(failure.reason, 0) + 1
+        elif not isinstance(failure, McpError | msgspec.ValidationError):
             logger.error("handler for %s failed", event.method, exc_info=failure)
         return error_from_exception(failure)
 

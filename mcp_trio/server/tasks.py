@@ -27,7 +27,7 @@ import msgspec
 import trio
 from msgspec import UNSET
 
-from mcp_trio.protocol.errors import InternalError, InvalidParams, McpError
+from mcp_trio.protocol.errors import InternalError, InvalidParams, McpError, ServerBusy
 from mcp_trio.protocol.events import RequestReceived
 from mcp_trio.protocol.jsonrpc import Notification
 from mcp_trio.protocol.session import ServerSession
@@ -163,12 +163,13 @@ class TaskManager:
         """Create a task running ``tool`` in the background and return the ``CreateTaskResult``.
 
         Raises:
-            InternalError: the store is full (``ServerConfig.max_tasks``): an explicit, immediate refusal.
+            ServerBusy: the store is full (``ServerConfig.max_tasks``): an explicit, immediate refusal (reason
+                ``tasks``).
         """
         self._evict()
         config = self._config()
         if len(self._tasks) >= config.max_tasks:
-            raise InternalError(f"server busy: {config.max_tasks} tasks already exist")
+            raise ServerBusy(f"server busy: {config.max_tasks} tasks exist; retry later", reason="tasks")
         background: DynamicSupervisor | None = getattr(peer, "background", None)
         if background is None:
             raise InternalError("this transport cannot run tasks")

@@ -21,7 +21,7 @@ result that cannot be serialised becomes a -32603 answer there, the same on ever
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
 from mcp_trio.protocol.errors import McpError
@@ -87,6 +87,10 @@ class SessionPort(Protocol):
 
     #: The HTTP status hint of the last immediate reply (200 unless it was an error with another hint).
     reply_status: int
+    #: When that reply was a refusal (503): its retry hint in milliseconds (HTTP's ``Retry-After``).
+    retry_after_ms: int
+    #: The rate limits this session is subject to (``Place.limiter``); ``None`` when none applies.
+    limiter: Any
 
     def receive(self, message: Message) -> Reply:
         """Act on one decoded message from the client.
@@ -100,6 +104,9 @@ class SessionPort(Protocol):
 
     def reject(self, error: McpError) -> bytes:
         """The encoded answer to input that could not be decoded (framing or JSON errors)."""
+
+    def refuse(self, reason: str, detail: str, request_id: RequestId | None = None) -> bytes:
+        """The encoded refusal (-32000, counted under ``reason``) of a request a framing's own limit stops."""
 
     def cancel(self, request_id: RequestId) -> None:
         """Stop a running request whose client is gone; no answer is sent."""
@@ -126,6 +133,10 @@ class SessionPort(Protocol):
     def batches_allowed(self) -> bool:
         """JSON-RPC batches are accepted (the negotiated revision is 2025-03-26)."""
 
+    @property
+    def ready(self) -> bool:
+        """The handshake is complete (``notifications/initialized``, or a first 2026-07-28 request)."""
+
 
 class StreamLimits(Protocol):
     """The limits a stream framing reads (``mcp_trio.ServerConfig`` has them all)."""
@@ -134,6 +145,8 @@ class StreamLimits(Protocol):
     def max_message_size(self) -> int: ...
     @property
     def max_in_flight(self) -> int: ...
+    @property
+    def in_flight_policy(self) -> str: ...
     @property
     def max_outbox_bytes(self) -> int: ...
     @property
@@ -145,9 +158,17 @@ class StreamLimits(Protocol):
 
 
 class Place(Protocol):
-    """Where a connection lives in the runtime (a shard): opaque to framings except for leaving it."""
+    """Where a connection lives in the runtime (a shard), as far as a framing needs to know."""
 
-    def forget_connection(self, connection_id: int) -> None: ...
+    def forget_connection(self, connection_id: int) -> None:
+        """The connection ended."""
+
+    def awaiting_handshake(self, key: int | str) -> None:
+        """A connection (by id) or legacy session (by id) must complete its handshake in time, or be ended."""
+
+    def limiter(self, kind: str, client: Callable[[], str | None]) -> Any:
+        """The rate limits of a new ``"connection"`` or ``"session"`` (``None`` when none applies);
+        ``client()`` names its client identity and is called only when per-client limits are configured."""
 
 
 class SessionHost(Protocol):
@@ -171,6 +192,10 @@ class HostedSession(Protocol):
 
     @property
     def id(self) -> str: ...
+
+    @property
+    def ready(self) -> bool:
+        """Its handshake is complete (``notifications/initialized`` arrived)."""
 
     def expired(self, now: float) -> bool:
         """Whether it has been idle past its timeout at ``now`` (trio time); a busy session never is."""

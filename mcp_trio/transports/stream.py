@@ -9,10 +9,13 @@ idle connection is one task blocked in ``receive_some`` plus four small objects 
 * Every message of a chunk of input is decoded and handed to ``port.receive``; the answers of all of them go
   out in a single write (coalescing). Input that cannot be framed or decoded gets a JSON-RPC error and the
   connection carries on.
-* At ``max_in_flight`` requests running as tasks the reader holds the next request (one message) and stops
-  reading: TCP pushes back on the client, and nothing accepted is dropped. If a running handler waits on the
-  client meanwhile, pausing would deadlock (the answer is behind the held request), so the held request is
-  refused at once with ``ServerBusy``.
+* At ``max_in_flight`` requests running as tasks a further request is refused at once (``in_flight_policy``
+  ``"refuse"``, the default: -32000, reason ``connection_in_flight``), or the reader holds it (one message) and
+  stops reading (``"block"``): TCP pushes back on the client, and nothing accepted is dropped. If a running
+  handler waits on the client meanwhile, pausing would deadlock (the answer is behind the held request), so the
+  held request is refused at once either way.
+* A connection must complete its handshake within the runtime's ``handshake_timeout`` (its shard checks, see
+  ``abort``), and may be rate-limited (``Place.limiter``): both are decided outside this module.
 * Output goes to one ``bytearray`` outbox; whichever task finds no flush in progress becomes the flusher, so
   writes are serialised without a lock or a writer task. Past ``max_outbox_bytes`` producers wait for the drain.
 * A client that closes its sending side still gets the answers to what it sent (up to ``drain_timeout``).
@@ -20,11 +23,12 @@ idle connection is one task blocked in ``receive_some`` plus four small objects 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import trio
 
-from mcp_trio.protocol.errors import InvalidRequest, McpError, ServerBusy
+from mcp_trio.protocol.errors import InvalidRequest, McpError
 from mcp_trio.protocol.framing import NEED_DATA, LineFramer
 from mcp_trio.protocol.jsonrpc import Request, RequestId, decode_message
 from mcp_trio.transports.lean_socket import write_nowait
@@ -72,10 +76,35 @@ class StreamConnection:
         self._drained: trio.Event | None = None
         self._held: Any = None  # a request waiting for a free in-flight slot (at most one)
         self._eof = False
-        self.port = host.open_session(self, place)
+        self.port = port = host.open_session(self, place)
+        port.limiter = place.limiter("connection", self._client)
+        place.awaiting_handshake(connection_id)
 
     def __repr__(self) -> str:
         return f"<connection {self.id} {_describe(self.stream)}>"
+
+    def _client(self) -> str | None:
+        """The client identity for per-client rate limits: the peer's address (host, without the port)."""
+        description = _describe(self.stream)
+        return description.rpartition(":")[0] if description.startswith("tcp ") else description
+
+    @property
+    def ready(self) -> bool:
+        """The session's handshake is complete (its shard stops checking the deadline)."""
+        return self.port.ready
+
+    async def abort(self, error: McpError) -> None:
+        """End the connection now, telling the client why in a last message (an overdue handshake): best effort,
+        without waiting for a slow client."""
+        if self.closed:
+            return
+        self._post(self.port.reject(error))
+        outbox, self.outbox = self.outbox, None
+        self.closed = True
+        if outbox and not self.flushing:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+                write_nowait(self.stream, outbox)
+        await self.stream.aclose()  # the reader wakes with ClosedResourceError and the connection ends
 
     # ------------------------------------------------------------------ reading
 
@@ -112,7 +141,9 @@ class StreamConnection:
         """Process buffered messages until input runs out or a request must wait for a free slot."""
         framer = self.framer
         port = self.port
-        limit = self.limits.max_in_flight
+        limits = self.limits
+        limit = limits.max_in_flight
+        block = limits.in_flight_policy == "block"
         while True:
             message = self._held
             if message is None:
@@ -132,13 +163,12 @@ class StreamConnection:
                     self._feed_batch(message)
                     continue
             if type(message) is Request and port.in_flight >= limit:
-                if not port.waiting_on_client:
+                if block and not port.waiting_on_client:
                     self._held = message
                     return
-                busy = ServerBusy(f"{limit} requests already in progress on this connection")
-                busy.request_id = message.id
-                self._post(port.reject(busy))
                 self._held = None
+                detail = f"{limit} requests in progress on this connection"
+                self._post(port.refuse("connection_in_flight", detail, message.id))
                 continue
             self._held = None
             reply = port.receive(message)

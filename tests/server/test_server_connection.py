@@ -76,8 +76,8 @@ async def serve_one(server: Server) -> AsyncIterator[Harness]:
         outer.cancel_scope.cancel()
 
 
-def slow_server(limit: int, **config: Any) -> tuple[Server, dict[str, int]]:
-    server = Server("slow", config=ServerConfig(max_in_flight=limit, **config))
+def slow_server(limit: int, policy: str = "block", **config: Any) -> tuple[Server, dict[str, int]]:
+    server = Server("slow", config=ServerConfig(max_in_flight=limit, in_flight_policy=policy, **config))
     stats = {"running": 0, "peak": 0, "started": 0}
 
     @server.tool()
@@ -114,6 +114,31 @@ async def test_requests_beyond_the_in_flight_limit_are_all_answered_exactly_once
         assert await client.receive() == {"jsonrpc": "2.0", "id": "last", "result": {}}
     assert stats["started"] == 20
     assert {i: a["result"]["content"][0]["text"] for i, a in answers.items()} == {i: f"p{i}" for i in range(20)}
+
+
+async def test_by_default_requests_past_the_limit_are_refused_at_once_and_named(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    server, stats = slow_server(3, policy="refuse")
+    async with legacy_client(server) as client:
+        for i in range(5):
+            await client.send(
+                {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": call("slow", {"payload": "x"})}
+            )
+        with trio.fail_after(0.5):  # the refusals come at once, not after the running calls (1 s)
+            refused = [await client.receive() for _ in range(2)]
+        assert [r["id"] for r in refused] == [3, 4]
+        for response in refused:
+            assert response["error"] == {
+                "code": -32000,
+                "message": "server busy: 3 requests in progress on this connection; retry later",
+                "data": {"reason": "connection_in_flight", "retryAfterMs": 1000},
+            }
+        assert stats["started"] == 3
+        done = {(await client.receive())["id"] for _ in range(3)}
+        assert done == {0, 1, 2}
+        again = await client.request("tools/call", call("slow", {"payload": "y"}))  # a slot is free again
+        assert again["result"]["content"][0]["text"] == "y"
 
 
 async def test_the_reader_blocks_once_the_limit_is_reached(autojump_clock: trio.testing.MockClock) -> None:

@@ -57,6 +57,7 @@ _SSE_HEADERS: Final = (
     ("cache-control", "no-cache, no-transform"),
     ("x-accel-buffering", "no"),
 )
+_NOT_YET: Final = object()
 #: Where the response of the current exchange stands.
 _UNANSWERED: Final = 0
 _STREAMING: Final = 1
@@ -116,6 +117,7 @@ class HttpConnection:
         "_head",
         "_http10",
         "_idle",
+        "_limiter",
         "_response",
         "config",
         "handler",
@@ -123,6 +125,7 @@ class HttpConnection:
         "idle_since",
         "must_close",
         "place",
+        "principal",
         "stream",
     )
 
@@ -134,6 +137,8 @@ class HttpConnection:
         self.handler = handler
         self.place = place  # the runtime shard this connection lives in (its requests run there)
         self.id = connection_id
+        self.principal: str | None = None  # the authenticated client, once a request proved one
+        self._limiter: Any = _NOT_YET
         self.must_close = False
         self._idle = trio.CancelScope()  # replaced by the one serve() runs in
         #: When the connection started waiting for its next request (``inf`` while it has one): the reaper
@@ -149,6 +154,25 @@ class HttpConnection:
 
     def __repr__(self) -> str:
         return f"<http connection {self.id}>"
+
+    @property
+    def client(self) -> str | None:
+        """The client identity for per-client rate limits: the authenticated principal, else the peer's address."""
+        if self.principal is not None:
+            return f"principal {self.principal}"
+        sock = getattr(self.stream, "socket", None)
+        try:
+            peer = sock.getpeername() if sock is not None else None
+        except OSError:
+            return None
+        return f"address {peer[0]}" if isinstance(peer, tuple) else None
+
+    def limiter(self) -> Any:
+        """This connection's rate limits for stateless requests (made on first use; ``None`` when none apply)."""
+        limiter = self._limiter
+        if limiter is _NOT_YET:
+            limiter = self._limiter = self.place.limiter("connection", lambda: self.client)
+        return limiter
 
     # ------------------------------------------------------------------ the request loop
 

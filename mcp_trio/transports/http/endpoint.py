@@ -18,16 +18,17 @@ from typing import Final
 
 import trio
 
-from mcp_trio.protocol.errors import InvalidRequest, McpError, MessageTooLarge
-from mcp_trio.protocol.jsonrpc import Notification, Request, decode_message, encode_message
+from mcp_trio.protocol.errors import InvalidRequest, McpError, MessageTooLarge, ServerBusy
+from mcp_trio.protocol.jsonrpc import Notification, Request, decode_message, encode_message, error_response
 from mcp_trio.transports.http.auth import WELL_KNOWN_PREFIX, AuthFailure, authenticate, metadata_document
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
 from mcp_trio.transports.http.event_store import EventStore, InMemoryEventStore
-from mcp_trio.transports.http.headers import MCP_PROTOCOL_VERSION, accepts, media_type
+from mcp_trio.transports.http.headers import MCP_PROTOCOL_VERSION, accepts, media_type, retry_after
 from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.http.legacy import LegacyEndpoint
 from mcp_trio.transports.http.modern import handle_modern_post, loose_params, meta_version
+from mcp_trio.transports.http.response_head import response_head
 from mcp_trio.transports.http.security import OriginPolicy, host_with_port
 from mcp_trio.transports.lean_socket import LeanSocketStream
 from mcp_trio.transports.port import Place, SessionHost, SessionTable
@@ -35,6 +36,7 @@ from mcp_trio.transports.port import Place, SessionHost, SessionTable
 __all__ = ["HttpEndpoint"]
 
 _JSON: Final = "application/json"
+_JSON_TYPE: Final = ("content-type", _JSON)
 _SSE: Final = "text/event-stream"
 _ALLOW_LEGACY: Final = "GET, POST, DELETE"
 _ALLOW_MODERN: Final = "POST"
@@ -90,6 +92,15 @@ class HttpEndpoint:
         """An accepted socket as one of this endpoint's connections (run it with ``connection.run()``)."""
         return HttpConnection(LeanSocketStream(sock), self.config, self, place, connection_id)
 
+    @staticmethod
+    def refusal(error: McpError) -> bytes:
+        """What a connection refused at accept receives before it is closed: a 503 with ``Retry-After``."""
+        body = encode_message(error_response(error))
+        headers = [_JSON_TYPE]
+        if isinstance(error, ServerBusy):
+            headers.append(retry_after(error.retry_after_ms))
+        return response_head(error.http_status, headers, len(body), close=True) + body
+
     async def __call__(self, connection: HttpConnection, http: HttpRequest) -> None:
         """Answer one request (the connection's ``RequestHandler``)."""
         on_endpoint = http.path == self.path
@@ -112,6 +123,7 @@ class HttpEndpoint:
                 challenge = [("www-authenticate", outcome.challenge)]
                 await connection.send_error(outcome.status, InvalidRequest(outcome.message), headers=challenge)
                 return
+            connection.principal = outcome.client_id
         version = headers.get(MCP_PROTOCOL_VERSION)
         modern_client = version is not None and version in self.host.profile.modern_versions
         legacy = self.config.legacy_sessions

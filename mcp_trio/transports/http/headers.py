@@ -222,3 +222,8 @@ def validate_routing_headers(
             _expect(headers, name, arguments[prop], f"Mcp-Param-{suffix}")
         elif headers.get(name) is not None:
             raise HeaderMismatch(f"Mcp-Param-{suffix} header names an argument the body does not carry")
+
+
+def retry_after(milliseconds: int) -> tuple[str, str]:
+    """The ``Retry-After`` header for a refusal's retry hint (whole seconds, rounded up, at least 1)."""
+    return ("retry-after", str(max(1, -(-milliseconds // 1000))))

@@ -19,10 +19,10 @@ from mcp_trio.protocol.jsonrpc import Message, Request
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
 from mcp_trio.transports.http.event_store import EventStore, parse_event_id
-from mcp_trio.transports.http.headers import LAST_EVENT_ID, MCP_SESSION_ID
+from mcp_trio.transports.http.headers import LAST_EVENT_ID, MCP_SESSION_ID, retry_after
 from mcp_trio.transports.http.sessions import HttpSession, LegacyStream
 from mcp_trio.transports.http.sse import ResponseStream, sse_frame
-from mcp_trio.transports.port import RUNNING, SessionHost, SessionTable
+from mcp_trio.transports.port import RUNNING, SessionHost, SessionPort, SessionTable
 
 __all__ = ["LegacyEndpoint"]
 
@@ -66,8 +66,16 @@ class LegacyEndpoint:
         session.touch()
         return session
 
-    async def _reply(self, connection: HttpConnection, data: bytes, *, json: bool, headers: Any = ()) -> None:
-        """One encoded message as the whole response: JSON, or a one-event SSE stream for SSE-only clients."""
+    async def _reply(
+        self, connection: HttpConnection, data: bytes, *, json: bool, headers: Any = (), refusal_ms: int | None = None
+    ) -> None:
+        """One encoded message as the whole response: JSON, or a one-event SSE stream for SSE-only clients.
+
+        A refusal (``refusal_ms``: its retry hint) is always JSON: a 503 with ``Retry-After``.
+        """
+        if refusal_ms is not None:
+            await connection.send_json(503, data, [*headers, retry_after(refusal_ms)])
+            return
         if json:
             await connection.send_json(200, data, headers)
             return
@@ -97,8 +105,14 @@ class LegacyEndpoint:
         session = await self._session(connection, http)
         if session is None:
             return
+        driver = session.driver
+        if type(message) is Request and driver.in_flight >= self.host.limits.max_in_flight:
+            detail = f"{self.host.limits.max_in_flight} requests in progress in this session"
+            refusal = driver.refuse("session_in_flight", detail, message.id)
+            await self._reply(connection, refusal, json=json, refusal_ms=driver.retry_after_ms)
+            return
         try:
-            reply = session.driver.receive(message)
+            reply = driver.receive(message)
         except LocalProtocolError:  # the session ended meanwhile
             await connection.send_error(404, InvalidRequest("session ended"))
             return
@@ -106,24 +120,31 @@ class LegacyEndpoint:
             assert isinstance(message, Request)
             await self._stream_request(connection, session, message, header_version=header_version, sse=sse)
         elif isinstance(reply, bytes):
-            await self._reply(connection, reply, json=json)
+            # JSON-RPC errors of a live session are ordinary 200s, except refusals: 503 + Retry-After.
+            await self._reply(connection, reply, json=json, refusal_ms=_refusal_ms(driver))
         else:
             await connection.send_response(202)
 
     async def _initialize(self, connection: HttpConnection, request: Request, *, json: bool) -> None:
-        if len(self.sessions) >= self.config.max_sessions:
-            await connection.send_error(503, InvalidRequest("too many sessions"), request.id, [("retry-after", "1")])
-            return
         session_id = secrets.token_urlsafe(_SESSION_ID_BYTES)
+        place = self.sessions.place_of(session_id)
         session = HttpSession(session_id, self.config, self.store)
-        port = session.port = self.host.open_session(session, self.sessions.place_of(session_id))
+        port = session.port = self.host.open_session(session, place)
+        if len(self.sessions) >= self.config.max_sessions:
+            detail = f"{self.config.max_sessions} sessions open"
+            refusal = port.refuse("sessions", detail, request.id)
+            port.close()
+            await self._reply(connection, refusal, json=json, refusal_ms=port.retry_after_ms)
+            return
         reply = port.receive(request)
         assert isinstance(reply, bytes)  # initialize is answered by the session itself
-        if not port.established:  # refused (bad params): no session
+        if not port.established:  # refused (bad params, or shedding): no session
             port.close()
-            await self._reply(connection, reply, json=json)
+            await self._reply(connection, reply, json=json, refusal_ms=_refusal_ms(port))
             return
+        port.limiter = place.limiter("session", lambda: connection.client)
         self.sessions.add(session)
+        place.awaiting_handshake(session_id)
         await self._reply(connection, reply, json=json, headers=[("mcp-session-id", session.id)])
 
     async def _stream_request(
@@ -195,3 +216,8 @@ class LegacyEndpoint:
             return
         await self.sessions.end(session)
         await connection.send_response(200)
+
+
+def _refusal_ms(port: SessionPort) -> int | None:
+    """The retry hint of the port's last reply if it was a refusal (answered as 503), else ``None``."""
+    return port.retry_after_ms if port.reply_status == 503 else None

@@ -24,7 +24,7 @@ from mcp_trio.protocol.jsonrpc import Message, Notification, Request, RequestId
 from mcp_trio.protocol.modern import META_PROTOCOL_VERSION
 from mcp_trio.protocol.session import accept_modern_request
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
-from mcp_trio.transports.http.headers import validate_routing_headers
+from mcp_trio.transports.http.headers import retry_after, validate_routing_headers
 from mcp_trio.transports.http.sse import ResponseStream, sse_frame
 from mcp_trio.transports.port import RUNNING, SessionHost
 
@@ -135,9 +135,11 @@ async def handle_modern_post(
         return
     outlet = ModernOutlet(stream_limit, sse)
     port = host.open_session(outlet, connection.place)
+    port.limiter = connection.limiter()
     reply = port.run(event)
     if isinstance(reply, bytes):  # answered inline: the session holds nothing more
-        await connection.send_json(port.reply_status, reply)
+        status = port.reply_status
+        await connection.send_json(status, reply, [retry_after(port.retry_after_ms)] if status == 503 else ())
         return
     if reply is not RUNNING:  # no answer is due
         await connection.send_response(202)

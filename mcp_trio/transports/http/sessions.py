@@ -203,6 +203,11 @@ class HttpSession:
         return self.standalone
 
     @property
+    def ready(self) -> bool:
+        """The handshake is complete (``HostedSession``): ``notifications/initialized`` arrived."""
+        return self.port is not None and self.port.ready
+
+    @property
     def busy(self) -> bool:
         """Running requests or attached clients keep a session alive regardless of idle time."""
         port = self.port
