@@ -139,6 +139,7 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_report_on_signal, runtime)
+                nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
                 if stdio is not None:
                     await stdio.finished.wait()  # the client closed stdin: the process is done
                 else:
@@ -168,6 +169,19 @@ def _exit_if_stuck(seconds: float) -> None:
     timer = threading.Timer(seconds, give_up)
     timer.daemon = True  # a shutdown that finishes in time ends the process, and the timer with it
     timer.start()
+
+
+async def _stop_on_signal(scope: trio.CancelScope) -> None:
+    """SIGINT or SIGTERM stops the server in order (the tree stops listeners first, then connections).
+
+    A signal receiver rather than Trio's ``KeyboardInterrupt``: that is raised in whatever task runs when the
+    signal lands, which may be a handler, so the shutdown would start from a random place.
+    """
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for received in signals:
+            log.info("stopping (%s)", signal.Signals(received).name)
+            scope.cancel()
+            return
 
 
 async def _report_on_signal(runtime: Runtime) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
 __all__ = ["RuntimeConfig"]
@@ -67,7 +69,8 @@ class RuntimeConfig:
         shed_loop_lag: event-loop lag in seconds (how late the watchdog's heartbeat ran) at which the same
             happens; ``None``: lag is not watched.
         shed_in_flight: the fraction of ``max_in_flight`` in use at which the same happens; ``None``: not
-            watched.
+            watched. By default it only refuses new connections (at 90%): past the limit itself, requests that
+            would run as tasks are refused anyway, and inline ones cost nearly nothing.
         shed_recover_ratio: shedding steps down a level once every signal has stayed below this fraction of the
             level's threshold for ``shed_recover_after`` seconds (hysteresis: no flapping).
         shed_recover_after: seconds of calm before shedding steps down one level.
@@ -103,7 +106,7 @@ class RuntimeConfig:
     max_clients_tracked: int = 100_000
     shed_memory: tuple[int, int] | None = None
     shed_loop_lag: tuple[float, float] | None = (1.0, 5.0)
-    shed_in_flight: tuple[float, float] | None = (0.9, 1.0)
+    shed_in_flight: tuple[float, float] | None = (0.9, math.inf)
     shed_recover_ratio: float = 0.8
     shed_recover_after: float = 1.0
     load_check_interval: float = 0.25

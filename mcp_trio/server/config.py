@@ -9,7 +9,30 @@ import attrs
 from mcp_trio.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
 from mcp_trio.runtime.config import RuntimeConfig
 
-__all__ = ["ServerConfig"]
+__all__ = ["ServerConfig", "BreakerSettings"]
+
+
+@attrs.frozen
+class BreakerSettings:
+    """A tool's circuit breaker (``mcp_trio.runtime.CircuitBreaker``).
+
+    Attributes:
+        failure_threshold: consecutive failures (exceptions other than ``ToolError``) that open the circuit.
+        open_timeout: seconds an open circuit refuses calls (each with an ``isError`` result saying so) before
+            it lets probes through.
+        half_open_probes: probe calls let through at once; that many successes close the circuit again, and a
+            failed probe opens it for another ``open_timeout``.
+    """
+
+    failure_threshold: int = 5
+    open_timeout: float = 30.0
+    half_open_probes: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if self.failure_threshold < 1 or self.half_open_probes < 1:
+            raise ValueError("failure_threshold and half_open_probes must be positive")
+        if not self.open_timeout > 0:
+            raise ValueError("open_timeout must be a positive number of seconds")
 
 
 @attrs.frozen
@@ -39,7 +62,11 @@ class ServerConfig:
         task_poll_interval_ms: the polling interval suggested to clients (``pollIntervalMs``).
         max_handler_threads: worker threads that run synchronous handlers at once (handlers registered with
             ``blocking=False`` run on the event loop instead); further calls wait for a thread.
-        runtime: the supervision tree the server runs under: shards, shutdown and restart limits, watchdog.
+        tool_breaker: a circuit breaker for every tool (``add_tool(breaker=...)`` overrides it per tool);
+            ``None``: tools have none unless registered with one. Off by default: whether repeated failures mean
+            a broken dependency, and how long to wait, depends on the tool.
+        runtime: the supervision tree the server runs under: shards, shutdown and restart limits, watchdog,
+            overload control (``RuntimeConfig``).
     """
 
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
@@ -57,6 +84,7 @@ class ServerConfig:
     task_ttl_ms: int = 300_000
     task_poll_interval_ms: int = 100
     max_handler_threads: int = 40
+    tool_breaker: BreakerSettings | None = None
     runtime: RuntimeConfig = attrs.field(factory=RuntimeConfig)
 
     def __attrs_post_init__(self) -> None:

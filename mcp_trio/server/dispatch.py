@@ -54,7 +54,13 @@ from mcp_trio.server.listen import listen
 from mcp_trio.server.prompts import to_prompt_result
 from mcp_trio.server.resources import to_read_result
 from mcp_trio.server.tasks import Detach
-from mcp_trio.server.tools import ToolDefinition, tool_error_result, tool_exception_result
+from mcp_trio.server.tools import (
+    ToolDefinition,
+    circuit_open_result,
+    record_outcome,
+    tool_error_result,
+    tool_exception_result,
+)
 from supervision import split_exit
 
 if TYPE_CHECKING:
@@ -63,6 +69,8 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher"]
 
 logger: Final = logging.getLogger("mcp_trio.server")
+_CONTROL_FLOW: Final = (InputRequired, Detach)
+_RAISED: Final = (McpError, InputRequired)  # tuples: a ``X | Y`` union would be built on every call
 Handler = Callable[[ServerSession, Peer, RequestReceived], Any]
 
 
@@ -235,14 +243,21 @@ class Dispatcher:
                     f"tool {tool.name} runs only as a task: declare the {TASKS_EXTENSION} extension",
                     nested_capability(f"extensions.{TASKS_EXTENSION}"),
                 )
+        breaker = tool.breaker
+        if breaker is not None and not breaker.allow(now := trio.current_time()):
+            return self.finish(event, circuit_open_result(tool, breaker.retry_after(now)))
         if tool.is_async or tool.blocking or tool.context_parameter is not None:
             return self._call_tool_async(session, peer, event, tool, validated, answers, state, can_detach)
         try:
             value = tool.fn(**tool.call_args(validated, None))
-        except (McpError, InputRequired):
-            raise
-        except BaseException as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
+        except BaseException as exc:
+            if breaker is not None:
+                record_outcome(breaker, trio.current_time(), exc)
+            if isinstance(exc, _RAISED):
+                raise
             return self.finish(event, tool_exception_result(tool, _failure(exc)))
+        if breaker is not None:
+            record_outcome(breaker, trio.current_time(), None)
         return self.finish(event, tool.shape(value))
 
     async def _call_tool_async(
@@ -261,16 +276,24 @@ class Dispatcher:
             if tool.context_parameter is not None
             else None
         )
+        breaker = tool.breaker
         try:
             value = await self.invoke(tool.fn, tool.call_args(validated, context), tool.is_async, tool.blocking)
-        except InputRequired as need:
-            return self._input_required(event, tool.name, need)
-        except Detach:
-            return self._server.tasks.start(session, peer, event, tool, validated, answers)
-        except McpError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - a failing tool is a tool error the model can read
+        except BaseException as exc:
+            if breaker is not None:
+                if isinstance(exc, _CONTROL_FLOW):  # asking for input or detaching says nothing of its health
+                    breaker.record_ignored(trio.current_time())
+                else:
+                    record_outcome(breaker, trio.current_time(), exc)
+            if isinstance(exc, InputRequired):
+                return self._input_required(event, tool.name, exc)
+            if isinstance(exc, Detach):
+                return self._server.tasks.start(session, peer, event, tool, validated, answers)
+            if isinstance(exc, McpError):
+                raise
             return self.finish(event, tool_exception_result(tool, _failure(exc)))
+        if breaker is not None:
+            record_outcome(breaker, trio.current_time(), None)
         return self.finish(event, tool.shape(value))
 
     async def invoke(self, fn: Callable[..., Any], kwargs: dict[str, Any], is_async: bool, blocking: bool) -> Any:

@@ -151,13 +151,15 @@ class SessionDriver(msgspec.Struct, eq=False):
 
     def refuse(self, reason: str, detail: str, request_id: RequestId | None = None) -> bytes:
         """Refuse a request by a framing's own limit (e.g. a connection's requests in flight) and count it."""
-        error = self.place.admission.refuse(reason, detail)
-        self.reply_status = error.http_status
-        self.retry_after_ms = error.retry_after_ms
-        return encode_message(error_response(error, request_id))
+        return self._refusal(request_id, self.place.admission.refuse(reason, detail))
 
     def receive(self, message: Message) -> Reply:
         """Act on one message from the client (see ``SessionPort.receive``)."""
+        admission = self.place.admission
+        if (admission.level >= ShedLevel.REFUSE_REQUESTS or self.limiter is not None) and type(message) is Request:
+            refusal = self._admit(admission)  # every request, even those the session answers by itself (ping)
+            if refusal is not None:
+                return self._refusal(message.id, refusal)
         event = self.session.receive(message)
         kind = type(event)
         if kind is RequestReceived:
@@ -175,6 +177,11 @@ class SessionDriver(msgspec.Struct, eq=False):
 
     def run(self, event: RequestReceived) -> Reply:
         """Start a modern request the framing already accepted on its own (``accept_modern_request``)."""
+        admission = self.place.admission
+        if admission.level >= ShedLevel.REFUSE_REQUESTS or self.limiter is not None:
+            refusal = self._admit(admission)
+            if refusal is not None:
+                return self._refusal(event.id, refusal)
         self.session.track(event)
         return self._start(event)
 
@@ -211,11 +218,6 @@ class SessionDriver(msgspec.Struct, eq=False):
     # ------------------------------------------------------------------ running requests
 
     def _start(self, event: RequestReceived) -> Reply:
-        admission = self.place.admission
-        if admission.level >= ShedLevel.REFUSE_REQUESTS or self.limiter is not None:
-            refusal = self._admit(admission)
-            if refusal is not None:
-                return self._refuse(event, refusal)
         if event.era == "modern":
             self.modern_seen = True
         try:
@@ -235,6 +237,7 @@ class SessionDriver(msgspec.Struct, eq=False):
             except _ENCODE_ERRORS:
                 return self._encode_answer(event, answer)
         place = self.place
+        admission = place.admission
         refusal = admission.admit_task(place, event.method)
         if refusal is not None:
             result.close()  # never started: nothing ran
@@ -258,10 +261,14 @@ class SessionDriver(msgspec.Struct, eq=False):
         return limiter.admit(trio.current_time()) if limiter is not None else None
 
     def _refuse(self, event: RequestReceived, refusal: ServerBusy) -> bytes | None:
+        """Refuse a request the session already tracks (it is answered, so it is no longer in progress)."""
+        answer = self.session.respond_error(event.id, refusal)
+        return None if answer is None else self._refusal(event.id, refusal)
+
+    def _refusal(self, request_id: RequestId | None, refusal: ServerBusy) -> bytes:
         self.reply_status = refusal.http_status
         self.retry_after_ms = refusal.retry_after_ms
-        answer = self.session.respond_error(event.id, refusal)
-        return None if answer is None else encode_message(answer)
+        return encode_message(error_response(refusal, request_id))
 
     async def _run(self, event: RequestReceived, work: Any) -> None:
         """A request's task: run the handler, then hand its answer to the outlet."""

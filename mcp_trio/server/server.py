@@ -27,8 +27,9 @@ from mcp_trio.protocol.types import (
     ToolAnnotations,
 )
 from mcp_trio.runtime.application import Listener, Runtime, open_runtime
+from mcp_trio.runtime.breaker import CircuitBreaker
 from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener
-from mcp_trio.server.config import ServerConfig
+from mcp_trio.server.config import BreakerSettings, ServerConfig
 from mcp_trio.server.context import Context
 from mcp_trio.server.dispatch import Dispatcher
 from mcp_trio.server.driver import SessionDriver
@@ -151,6 +152,7 @@ class Server:
         icons: list[Icon] | None = None,
         meta: dict[str, Any] | None = None,
         blocking: bool = True,
+        breaker: BreakerSettings | Literal[False] | None = None,
     ) -> ToolDefinition:
         """Register ``fn`` as a tool; its signature is the input schema and its docstring the description.
 
@@ -159,6 +161,9 @@ class Server:
             blocking: a synchronous ``fn`` may block, so it runs in a worker thread (at most
                 ``ServerConfig.max_handler_threads`` at once) and never stalls other sessions. Pass ``False``
                 for quick, pure functions: they then run on the event loop, with no thread hop.
+            breaker: a circuit breaker for this tool (``BreakerSettings``): after that many consecutive failures
+                calls are refused at once with an ``isError`` result until it recovers. ``None`` takes
+                ``ServerConfig.tool_breaker``; ``False`` gives the tool none.
             name: defaults to ``fn.__name__``.
             structured_output: force (True) or suppress (False) ``outputSchema``/``structuredContent``;
                 by default they follow the return annotation.
@@ -189,6 +194,7 @@ class Server:
             icons=icons,
             meta=meta,
             blocking=blocking,
+            breaker=self._breaker_for(name or str(getattr(fn, "__name__", "tool")), breaker),
         )
         if definition.name in self.tools:
             raise LocalProtocolError(f"tool {definition.name!r} is already registered")
@@ -198,6 +204,14 @@ class Server:
         if definition.task_support != "forbidden":
             self._profile = None  # the tasks extension is now offered
         return definition
+
+    def _breaker_for(self, name: str, breaker: BreakerSettings | Literal[False] | None) -> CircuitBreaker | None:
+        settings = self.config.tool_breaker if breaker is None else breaker
+        if not settings:
+            return None
+        return CircuitBreaker(
+            settings.failure_threshold, settings.open_timeout, settings.half_open_probes, name=f"tool {name}"
+        )
 
     def remove_tool(self, name: str) -> None:
         """Unregister a tool; connected clients are told the list changed."""

@@ -42,7 +42,7 @@ from mcp_trio.protocol.types import (
     TaskStatus,
 )
 from mcp_trio.server.context import Context, Peer
-from mcp_trio.server.tools import tool_exception_result
+from mcp_trio.server.tools import circuit_open_result, record_outcome, tool_exception_result
 from supervision import split_exit
 
 if TYPE_CHECKING:
@@ -200,9 +200,20 @@ class TaskManager:
         result: CallToolResult | None = None
         try:
             with task.scope:
+                breaker = tool.breaker
                 try:
+                    if breaker is not None and not breaker.allow(trio.current_time()):
+                        result = circuit_open_result(tool, breaker.retry_after(trio.current_time()))
+                        return
                     kwargs = tool.call_args(validated, context)
-                    value = await self._server.dispatcher.invoke(tool.fn, kwargs, tool.is_async, tool.blocking)
+                    try:
+                        value = await self._server.dispatcher.invoke(tool.fn, kwargs, tool.is_async, tool.blocking)
+                    except BaseException as exc:
+                        if breaker is not None:
+                            record_outcome(breaker, trio.current_time(), exc)
+                        raise
+                    if breaker is not None:
+                        record_outcome(breaker, trio.current_time(), None)
                     result = tool.shape(value)
                 except McpError as error:
                     task.error = ErrorObject(code=int(error.code), message=error.message, data=error.data)

@@ -26,7 +26,7 @@ import attrs
 import msgspec
 from msgspec import UNSET
 
-from mcp_trio.protocol.errors import LocalProtocolError
+from mcp_trio.protocol.errors import LocalProtocolError, McpError
 from mcp_trio.protocol.types import (
     AudioContent,
     CallToolResult,
@@ -38,6 +38,7 @@ from mcp_trio.protocol.types import (
     ToolAnnotations,
     ToolExecution,
 )
+from mcp_trio.runtime.breaker import CircuitBreaker
 from mcp_trio.server.signature import ArgumentModel, argument_model, inline_schema, return_hint
 
 __all__ = [
@@ -47,6 +48,8 @@ __all__ = [
     "to_call_tool_result",
     "tool_error_result",
     "tool_exception_result",
+    "circuit_open_result",
+    "record_outcome",
     "safe_str",
     "TOOL_NAME_PATTERN",
 ]
@@ -63,6 +66,11 @@ class ToolError(Exception):
     """Raise from a tool to return an ``isError`` result with this message (the model sees it)."""
 
 
+#: What a tool raises that says nothing about the health of what it depends on (its breaker ignores it): an
+#: error the tool chose to report, or a protocol error it raised on purpose.
+_NOT_FAILURES: Final[tuple[type[BaseException], ...]] = (ToolError, McpError)
+
+
 @attrs.define(slots=True, eq=False)
 class ToolDefinition:
     """A registered tool: its wire description and how to call it."""
@@ -77,6 +85,7 @@ class ToolDefinition:
     task_support: str = "forbidden"  # tasks extension: "forbidden" | "optional" | "required"
     task_start: str = "immediately"  # or "on_detach": the tool calls ctx.detach() where it becomes a task
     blocking: bool = True  # a synchronous fn runs in a worker thread (False: on the event loop)
+    breaker: CircuitBreaker | None = None  # refuses calls while the tool keeps failing (ServerConfig.tool_breaker)
 
     @property
     def name(self) -> str:
@@ -108,6 +117,25 @@ class ToolDefinition:
 def tool_error_result(message: str) -> CallToolResult:
     """An ``isError`` result carrying ``message`` for the model."""
     return CallToolResult(content=[TextContent(text=message)], is_error=True)
+
+
+def circuit_open_result(tool: ToolDefinition, retry_after: float) -> CallToolResult:
+    """The ``isError`` result of a call refused because the tool's circuit breaker is open."""
+    return tool_error_result(
+        f"tool {tool.name} is temporarily unavailable: it failed repeatedly, so calls are refused for now "
+        f"(circuit breaker open); retry in {retry_after:.1f} s"
+    )
+
+
+def record_outcome(breaker: CircuitBreaker, now: float, exc: BaseException | None) -> None:
+    """Tell a tool's breaker how an allowed call ended: a success, a failure (an unexpected exception), or
+    neither (a ``ToolError`` the tool chose to report, a protocol error, input required, a cancellation)."""
+    if exc is None:
+        breaker.record_success(now)
+    elif isinstance(exc, Exception) and not isinstance(exc, _NOT_FAILURES):
+        breaker.record_failure(now)
+    else:
+        breaker.record_ignored(now)
 
 
 def tool_exception_result(tool: ToolDefinition, exc: BaseException) -> CallToolResult:
@@ -206,6 +234,7 @@ def define_tool(
     icons: list[Any] | None = None,
     meta: dict[str, Any] | None = None,
     blocking: bool = True,
+    breaker: CircuitBreaker | None = None,
 ) -> ToolDefinition:
     """Describe ``fn`` as a tool (see ``Server.add_tool`` for the arguments).
 
@@ -249,4 +278,5 @@ def define_tool(
         task_support=task_support or "forbidden",
         task_start=task_start,
         blocking=blocking and not inspect.iscoroutinefunction(fn),
+        breaker=breaker,
     )

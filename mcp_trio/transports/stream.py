@@ -31,10 +31,13 @@ import trio
 from mcp_trio.protocol.errors import InvalidRequest, McpError
 from mcp_trio.protocol.framing import NEED_DATA, LineFramer
 from mcp_trio.protocol.jsonrpc import Request, RequestId, decode_message
-from mcp_trio.transports.lean_socket import write_nowait
+from mcp_trio.transports.lean_socket import LeanSocketStream, write_nowait
 from mcp_trio.transports.port import Place, SessionHost
 
 __all__ = ["StreamConnection"]
+
+#: How long a connection being aborted may take to receive its last message (other streams than sockets).
+_ABORT_WRITE_SECONDS = 0.1
 
 
 class StreamConnection:
@@ -102,8 +105,13 @@ class StreamConnection:
         outbox, self.outbox = self.outbox, None
         self.closed = True
         if outbox and not self.flushing:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
-                write_nowait(self.stream, outbox)
+            with (
+                contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError),
+                trio.move_on_after(_ABORT_WRITE_SECONDS),
+            ):
+                rest = write_nowait(self.stream, outbox)
+                if rest and type(self.stream) is not LeanSocketStream:  # a socket that takes nothing now never will
+                    await self.stream.send_all(rest)
         await self.stream.aclose()  # the reader wakes with ClosedResourceError and the connection ends
 
     # ------------------------------------------------------------------ reading

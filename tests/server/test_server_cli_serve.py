@@ -235,7 +235,25 @@ async def test_a_handler_that_ignores_cancellation_cannot_keep_the_daemon_from_e
     finally:
         process.kill()
         await process.stderr.aclose()
-    assert code == 70
+    assert code == 70, seen.decode()
     text = seen.decode()
     assert "did not stop within 0.3s of being cancelled" in text
     assert "shutdown did not finish within 2.6 s: children the supervisors abandoned" in text
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_sigint_and_sigterm_stop_the_server_in_order_and_exit_0(signum: int) -> None:
+    async with serving("--tcp", "127.0.0.1:0") as (process, address):
+        host, port = address.removeprefix("tcp://").rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        await exchange(stream, [INIT], 1)
+        process.send_signal(signum)
+        assert process.stderr is not None
+        seen = b""
+        with trio.fail_after(20):
+            while chunk := await process.stderr.receive_some(65536):
+                seen += chunk
+            code = await process.wait()
+        await stream.aclose()
+    assert code == 0, seen.decode()
+    assert f"stopping ({signal.Signals(signum).name})" in seen.decode()
