@@ -15,6 +15,7 @@ BENCHMARKS: tuple[str, ...] = (
     "benchmarks.http_throughput",
     "benchmarks.idle_memory",
     "benchmarks.shards",
+    "benchmarks.state",
     "benchmarks.lean_socket",
     "supervision.bench",
 )

@@ -68,7 +68,14 @@ from mcp_trio.protocol.types import (
 )
 from mcp_trio.protocol.versions import BATCHING_VERSIONS, Era, negotiate_legacy_version
 
-__all__ = ["ServerSession", "accept_modern_request", "nested_capability"]
+__all__ = [
+    "ServerSession",
+    "SessionSnapshot",
+    "encode_snapshot",
+    "decode_snapshot",
+    "accept_modern_request",
+    "nested_capability",
+]
 
 # Phases of the legacy lifecycle.
 NEW: Final = 0  # nothing yet (a modern-only connection stays here)
@@ -382,6 +389,59 @@ class ServerSession(msgspec.Struct, PeerRequests, gc=False):
         """End the session (DELETE, EOF, expiry): later ``receive`` calls are API misuse."""
         self.phase = CLOSED
         self.incoming = self.outgoing = None
+
+    # ------------------------------------------------------------------ hand-off
+
+    def snapshot(self) -> SessionSnapshot:
+        """What another process needs to carry this session on (a worker hand-off): the negotiated state.
+
+        Requests in progress cannot move: they belong to the tasks running them here.
+        """
+        return SessionSnapshot(
+            self.phase, self.version, self.client_capabilities, self.client_info, self.log_level, self.next_request_id
+        )
+
+    @classmethod
+    def restore(cls, profile: ServerProfile, snapshot: SessionSnapshot) -> ServerSession:
+        """The session a ``snapshot`` describes, serving ``profile``."""
+        return cls(
+            profile,
+            phase=snapshot.phase,
+            version=snapshot.version,
+            client_capabilities=snapshot.client_capabilities,
+            client_info=snapshot.client_info,
+            log_level=snapshot.log_level,
+            next_request_id=snapshot.next_request_id,
+        )
+
+
+class SessionSnapshot(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
+    """A legacy session's negotiated state, compact (a msgpack array of a few fields; about 100 bytes with
+    typical capabilities): the phase, version, client capabilities and identity, log level and the next id of
+    our own requests. ``encode_snapshot`` / ``decode_snapshot`` carry it between processes."""
+
+    phase: int
+    version: str | None = None
+    client_capabilities: ClientCapabilities | None = None
+    client_info: Implementation | None = None
+    log_level: str | None = None
+    next_request_id: int = 1
+
+
+_snapshot_encoder: Final = msgspec.msgpack.Encoder()
+_snapshot_decoder: Final = msgspec.msgpack.Decoder(SessionSnapshot)
+
+
+def encode_snapshot(snapshot: SessionSnapshot) -> bytes:
+    return _snapshot_encoder.encode(snapshot)
+
+
+def decode_snapshot(data: bytes) -> SessionSnapshot:
+    """Raises ``InvalidRequest`` for bytes that are not a snapshot (they may come from another process)."""
+    try:
+        return _snapshot_decoder.decode(data)
+    except DECODE_ERRORS as exc:
+        raise InvalidRequest(f"not a session snapshot: {exc}") from None
 
 
 _MODERN_ONLY: Final = frozenset({"modern"})

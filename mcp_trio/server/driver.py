@@ -28,13 +28,16 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import trio
 
 from mcp_trio.protocol.errors import (
+    DECODE_ERRORS,
     InternalError,
+    InvalidRequest,
     LocalProtocolError,
     McpError,
     RemoteError,
@@ -59,7 +62,7 @@ from mcp_trio.protocol.jsonrpc import (
     encode_message,
     error_response,
 )
-from mcp_trio.protocol.session import READY, ServerSession
+from mcp_trio.protocol.session import READY, ServerSession, decode_snapshot, encode_snapshot
 from mcp_trio.runtime.shedding import ShedLevel
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, Subscriber
 from mcp_trio.transports.port import RUNNING, Outlet, Reply
@@ -77,6 +80,17 @@ _LIST_CHANGED: Final = frozenset({TOOLS, PROMPTS, RESOURCES})
 #: What serialising a result can raise: unsupported types, lone surrogates, integers past the digit limit,
 #: nesting past the recursion limit.
 _ENCODE_ERRORS: Final = (TypeError, ValueError, OverflowError, RecursionError)
+
+
+class _Handoff(msgspec.Struct, array_like=True, gc=False):
+    """A session on its way to another process: its protocol snapshot and its resource subscriptions."""
+
+    session: bytes
+    uris: list[str]
+
+
+_handoff_encoder: Final = msgspec.msgpack.Encoder()
+_handoff_decoder: Final = msgspec.msgpack.Decoder(_Handoff)
 
 
 class _Waiter:
@@ -195,6 +209,45 @@ class SessionDriver(msgspec.Struct, eq=False):
         handle = tasks.get(request_id) if tasks is not None else None
         if handle is not None:
             handle.cancel()
+
+    # ------------------------------------------------------------------ size and hand-off
+
+    def size_info(self) -> dict[str, int]:
+        """Bytes held for this session, by part (shallow sizes: the objects it owns, not what it shares)."""
+        session = self.session
+        info = {"driver": sys.getsizeof(self), "session": sys.getsizeof(session)}
+        if session.client_capabilities is not None:  # what initialize negotiated
+            info["client"] = sys.getsizeof(session.client_capabilities) + sys.getsizeof(session.client_info)
+        maps = [m for m in (session.incoming, session.outgoing, self.tasks, self.waiters) if m is not None]
+        if maps:
+            info["requests"] = sum(sys.getsizeof(m) for m in maps)
+        subscriber = self.subscriber
+        if subscriber is not None:
+            info["subscriber"] = (
+                sys.getsizeof(subscriber)
+                + sys.getsizeof(subscriber.pending)
+                + (sys.getsizeof(subscriber.uris) if subscriber.uris is not None else 0)
+            )
+        return info
+
+    def snapshot(self) -> bytes:
+        """This session's state for another process to carry on (a worker hand-off; ``Server.restore_session``):
+        the negotiated state and the resources it subscribed to, compact (msgpack)."""
+        uris = sorted(self.subscriber.uris) if self.subscriber is not None and self.subscriber.uris else []
+        return _handoff_encoder.encode(_Handoff(encode_snapshot(self.session.snapshot()), uris))
+
+    def restored(self, data: bytes) -> None:
+        """Take on the state ``snapshot`` produced (right after construction, before any message)."""
+        try:
+            handoff = _handoff_decoder.decode(data)
+        except DECODE_ERRORS as exc:
+            raise InvalidRequest(f"not a session snapshot: {exc}") from None
+        self.session = ServerSession.restore(self.server.profile, decode_snapshot(handoff.session))
+        if self.session.phase == READY:
+            self._subscribe()
+            assert self.subscriber is not None
+            for uri in handoff.uris:
+                self.server.hub.subscribe(self.subscriber, uri)
 
     def close(self) -> None:
         """End the session: cancel its requests, release its waiting handlers, leave the hub."""

@@ -405,9 +405,17 @@ class Server:
         definition = self.tools.get(tool)
         return definition.tool.input_schema if definition is not None else None
 
-    def open_session(self, outlet: Outlet, place: Shard) -> SessionDriver:
-        """A session driver for one client whose messages go to ``outlet`` (``SessionHost``)."""
-        return SessionDriver(self, outlet, place, ServerSession(self.profile))
+    def open_session(self, outlet: Outlet, place: Shard, snapshot: bytes | None = None) -> SessionDriver:
+        """A session driver for one client whose messages go to ``outlet`` (``SessionHost``); with ``snapshot``
+        (``SessionDriver.snapshot`` from this or another process), the session carries on from it.
+
+        Raises:
+            InvalidRequest: ``snapshot`` is not one.
+        """
+        driver = SessionDriver(self, outlet, place, ServerSession(self.profile))
+        if snapshot is not None:
+            driver.restored(snapshot)
+        return driver
 
     # ------------------------------------------------------------------ serving
 

@@ -114,6 +114,12 @@ class SessionPort(Protocol):
     def close(self) -> None:
         """End the session: running requests are cancelled, waiting handlers released."""
 
+    def snapshot(self) -> bytes:
+        """The session's state, compact, for another process to carry on (``SessionHost.open_session``)."""
+
+    def size_info(self) -> dict[str, int]:
+        """Bytes held for the session, by part."""
+
     @property
     def closed(self) -> bool: ...
 
@@ -183,8 +189,9 @@ class SessionHost(Protocol):
     def input_schema(self, tool: str) -> Mapping[str, Any] | None:
         """The input schema of a tool, for the routing-header checks of the HTTP transport."""
 
-    def open_session(self, outlet: Outlet, place: Any) -> SessionPort:
-        """A new session whose messages go to ``outlet`` and whose tasks run in ``place`` (a runtime shard)."""
+    def open_session(self, outlet: Outlet, place: Any, snapshot: bytes | None = None) -> SessionPort:
+        """A new session whose messages go to ``outlet`` and whose tasks run in ``place`` (a runtime shard);
+        with ``snapshot`` (``SessionPort.snapshot``), one that carries on from it."""
 
 
 class HostedSession(Protocol):

@@ -20,7 +20,7 @@ from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
 from mcp_trio.transports.http.event_store import EventStore, parse_event_id
 from mcp_trio.transports.http.headers import LAST_EVENT_ID, MCP_SESSION_ID, retry_after
-from mcp_trio.transports.http.sessions import HttpSession, LegacyStream
+from mcp_trio.transports.http.sessions import HttpSession, LegacyStream, decode_export
 from mcp_trio.transports.http.sse import ResponseStream, sse_frame
 from mcp_trio.transports.port import RUNNING, SessionHost, SessionPort, SessionTable
 
@@ -146,6 +146,23 @@ class LegacyEndpoint:
         self.sessions.add(session)
         place.awaiting_handshake(session_id)
         await self._reply(connection, reply, json=json, headers=[("mcp-session-id", session.id)])
+
+    def adopt(self, exported: bytes) -> HttpSession:
+        """Carry on a session another process exported (``HttpSession.export``): same id, same state.
+
+        Raises:
+            InvalidRequest: the bytes are not an exported session.
+        """
+        session_id, next_stream, snapshot = decode_export(exported)
+        place = self.sessions.place_of(session_id)
+        session = HttpSession(session_id, self.config, self.store)
+        session.next_stream = next_stream
+        session.port = self.host.open_session(session, place, snapshot)
+        session.port.limiter = place.limiter("session", lambda: None)
+        self.sessions.add(session)
+        if not session.port.ready:
+            place.awaiting_handshake(session_id)
+        return session
 
     async def _stream_request(
         self,
