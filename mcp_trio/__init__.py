@@ -26,6 +26,10 @@ _EXPORTS = {
     "MissingClientCapability": "mcp_trio.protocol.errors",
     "ResourceNotFound": "mcp_trio.protocol.errors",
     "RemoteError": "mcp_trio.protocol.errors",
+    "ServerBusy": "mcp_trio.protocol.errors",
+    "BreakerSettings": "mcp_trio.server.config",
+    "CircuitBreaker": "mcp_trio.runtime.breaker",
+    "CircuitOpen": "mcp_trio.runtime.breaker",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -38,6 +42,10 @@ if TYPE_CHECKING:
     from mcp_trio.protocol.errors import MissingClientCapability as MissingClientCapability
     from mcp_trio.protocol.errors import RemoteError as RemoteError
     from mcp_trio.protocol.errors import ResourceNotFound as ResourceNotFound
+    from mcp_trio.protocol.errors import ServerBusy as ServerBusy
+    from mcp_trio.runtime.breaker import CircuitBreaker as CircuitBreaker
+    from mcp_trio.runtime.breaker import CircuitOpen as CircuitOpen
+    from mcp_trio.server.config import BreakerSettings as BreakerSettings
     from mcp_trio.server.config import ServerConfig as ServerConfig
     from mcp_trio.server.context import Context as Context
     from mcp_trio.server.server import Server as Server

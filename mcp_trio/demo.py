@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 
 from mcp_trio.protocol.types import ToolAnnotations
+from mcp_trio.server.config import ServerConfig
 from mcp_trio.server.context import Context
 from mcp_trio.server.server import Server
 
@@ -13,12 +14,14 @@ __all__ = ["build_demo_server"]
 COUNTER_URI = "demo://counter"
 
 
-def build_demo_server() -> Server:
-    """A server with a few useful tools, a resource that changes, a template and a prompt."""
+def build_demo_server(config: ServerConfig | None = None) -> Server:
+    """A server with a few useful tools, a resource that changes, a template and a prompt (under ``config``'s
+    limits, when given)."""
     server = Server(
         "mcp-trio-demo",
         "0.1.0",
         instructions="A demo server: echo and add, a counter resource you can increment, and a summary prompt.",
+        config=config,
     )
     counter = [0]
 

@@ -20,6 +20,10 @@ def test_top_level_api_is_pinned() -> None:
         "MissingClientCapability",
         "ResourceNotFound",
         "RemoteError",
+        "ServerBusy",
+        "BreakerSettings",
+        "CircuitBreaker",
+        "CircuitOpen",
     ]
     for name in mcp_trio.__all__:
         assert getattr(mcp_trio, name) is not None
@@ -64,6 +68,16 @@ def test_runtime_package_api_is_pinned() -> None:
         "HttpListener",
         "LoopWatchdog",
         "WatchdogStatistics",
+        "Admission",
+        "Refusal",
+        "TokenBucket",
+        "KeyedBuckets",
+        "CircuitBreaker",
+        "CircuitOpen",
+        "BreakerStatistics",
+        "LoadShedder",
+        "ShedLevel",
+        "ReleasePolicy",
     ]
     for name in mcp_trio.runtime.__all__:
         assert getattr(mcp_trio.runtime, name) is not None

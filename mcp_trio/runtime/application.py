@@ -5,7 +5,7 @@ Theory of operation
 ::
 
     mcp-trio [one_for_one]                  Runtime.run / open_runtime
-    ├── housekeeping [one_for_one]          session expiry, loop-lag watchdog
+    ├── housekeeping [one_for_one]          session expiry, deadlines, load, hangups, loop-lag watchdog
     ├── background [simple_one_for_one]     work that outlives requests (tasks extension)
     ├── shard-00 [one_for_all]              see runtime/shard.py
     │   ├── requests [simple_one_for_one]   one temporary child per running request
@@ -24,18 +24,20 @@ session lives in shard ``hash(id) % shards``. The runtime knows servers only as 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import trio
 
 from mcp_trio.protocol.errors import ServerBusy
 from mcp_trio.runtime.admission import Admission
 from mcp_trio.runtime.config import RuntimeConfig
-from mcp_trio.runtime.memory import resident_bytes
+from mcp_trio.runtime.memory import ReleasePolicy, release_free_memory, resident_bytes
 from mcp_trio.runtime.shard import Shard, ShardStatistics
 from mcp_trio.runtime.watchdog import LoopWatchdog
+from mcp_trio.transports.hangups import HangupWatch
 from mcp_trio.transports.port import HostedSession, SessionHost
 from supervision import (
     ChildHandle,
@@ -98,6 +100,9 @@ class _Sessions:
         return sum(len(shard.sessions) for shard in self._shards)
 
 
+logger: Final = logging.getLogger("mcp_trio.runtime")
+
+
 class _Ready:
     """Relays the application supervisor's readiness as the runtime's own."""
 
@@ -129,6 +134,8 @@ class Runtime:
         self.sessions = _Sessions(self.shards)
         self.background = DynamicSupervisor(name="background", shutdown=config.shutdown_timeout)
         self.watchdog: LoopWatchdog | None = None
+        #: Notices clients that close connections whose task is busy streaming a response (HTTP).
+        self.hangups = HangupWatch()
         self.housekeeping = Supervisor(self._housekeeping_children(), name="housekeeping")
         grace = 2 * config.shutdown_timeout + 2.0
         self.app = Supervisor(
@@ -151,6 +158,7 @@ class Runtime:
             ChildSpec("session-expiry", self._expire_sessions, shutdown=1.0),
             ChildSpec("handshake-deadlines", self._enforce_handshakes, shutdown=1.0),
             ChildSpec("load-monitor", self._monitor_load, shutdown=1.0),
+            ChildSpec("hangup-watch", self.hangups.run, shutdown=1.0),
         ]
         threshold = self.config.loop_lag_threshold
         if threshold is not None:
@@ -258,16 +266,23 @@ class Runtime:
                     await shard.enforce_handshakes(now)
 
     async def _monitor_load(self, *, task_status: trio.TaskStatus[None]) -> None:
-        """Sample memory, loop lag and in-flight work for the load shedder."""
+        """Sample memory, loop lag and in-flight work for the load shedder; release memory after busy periods."""
         task_status.started()
+        admission = self.admission
+        after = self.config.release_memory_after
+        release = ReleasePolicy(after) if after is not None else None
         while True:
             await trio.sleep(self.config.load_check_interval)
             watchdog = self.watchdog
-            self.admission.sample(
+            admission.sample(
                 trio.current_time(),
                 rss=resident_bytes() if self.config.shed_memory is not None else None,
                 lag=watchdog.current_lag() if watchdog is not None else None,
             )
+            if release is not None and release.update(admission.connections + admission.in_flight):
+                before = resident_bytes()
+                if release_free_memory():
+                    logger.info("busy period over: RSS %.1f -> %.1f MiB", before / 2**20, resident_bytes() / 2**20)
 
     async def _expire_sessions(self, *, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()

@@ -77,8 +77,13 @@ class RuntimeConfig:
         load_check_interval: seconds between samples of memory, lag and in-flight work.
         retry_after_ms: the retry hint of refusals whose limit has no precise one (a rate limit computes its
             own), in milliseconds; HTTP's ``Retry-After`` is this rounded up to whole seconds.
-        max_refusing: connections being refused at once (each gets its refusal written, then is closed);
-            past it a refused connection is closed at once, without an answer.
+        max_refusing: refused connections that may wait at once for their client to close (a refusal is
+            written, the connection half-closed and its input drained; one whose client has not closed yet
+            waits up to 1 s in a small task, so that unread input cannot reset the answer away); past it a
+            refused connection is closed right after its refusal is written.
+        release_memory_after: hand freed memory back to the system (glibc ``malloc_trim``) when a busy period
+            ends: open connections plus requests in flight fell to half their peak, by at least this many.
+            ``None`` never does. How much comes back depends on the allocator (``runtime/memory.py``).
     """
 
     shards: int = 16
@@ -111,7 +116,8 @@ class RuntimeConfig:
     shed_recover_after: float = 1.0
     load_check_interval: float = 0.25
     retry_after_ms: int = 1000
-    max_refusing: int = 256
+    max_refusing: int = 1024
+    release_memory_after: int | None = 256
 
     def __attrs_post_init__(self) -> None:
         if self.shards < 1:
@@ -139,6 +145,7 @@ class RuntimeConfig:
             "soft_connections",
             "max_connections_per_shard",
             "max_in_flight_per_shard",
+            "release_memory_after",
         ):
             value = getattr(self, name)
             if value is not None and value < 1:

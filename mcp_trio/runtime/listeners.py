@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 import os
+import socket as stdlib_socket
 import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -44,7 +45,8 @@ _CAPACITY_ERRNOS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, e
 OpenConnection = Callable[[trio.socket.SocketType, int, "Shard"], "Connection"]
 #: How a transport answers a connection refused at accept (the bytes it writes before closing it).
 Refusal = Callable[[McpError], bytes]
-_REFUSAL_SECONDS: Final = 1.0  # how long a refused connection may take to receive its refusal
+_ACCEPT_BATCH: Final = 256  # connections taken from the kernel's queue per scheduler pass
+_REFUSAL_SECONDS: Final = 1.0  # how long a refused connection may linger for the client to close it
 _DRAIN_BYTES: Final = 4096
 
 
@@ -53,39 +55,50 @@ async def accept_forever(
 ) -> None:
     """Accept on ``sock`` until cancelled: admit each connection into its shard, or refuse it.
 
-    A refused connection gets ``refusal(error)`` written and is closed by a short task of its own (at most
-    ``max_refusing`` at once; past that it is closed at once): it never becomes a shard's child.
+    Accepting drains the kernel's queue (up to ``_ACCEPT_BATCH`` connections per scheduler pass), since
+    ``trio``'s ``accept`` takes one per pass and a storm of clients then overflows the listen backlog (each
+    dropped SYN costs its client a second). A refused connection is answered synchronously (``_refuse_now``)
+    and never becomes a shard's child.
     """
     retry = runtime.config.accept_retry_delay
-    refusing = _Refusing(runtime.config.max_refusing)
+    lingering = _Lingering(runtime.config.max_refusing)
+    listener = stdlib_socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    listener.setblocking(False)
     try:
-        async with trio.open_nursery() as refusals:
+        async with trio.open_nursery() as nursery:
             while True:
-                try:
-                    conn, _ = await sock.accept()
-                except OSError as exc:
-                    if exc.errno not in _CAPACITY_ERRNOS:
-                        raise
-                    logger.error(
-                        "accept on %s failed with %s (%s); retrying in %g s",
-                        _sockname(sock),
-                        errno.errorcode.get(exc.errno or 0, "?"),
-                        os.strerror(exc.errno or 0),
-                        retry,
-                    )
-                    await trio.sleep(retry)
-                    continue
-                error = runtime.accept(functools.partial(open_connection, conn))
-                if error is not None:
-                    if refusing.count < refusing.limit:
-                        refusals.start_soon(_refuse, conn, refusal(error), refusing)
-                    else:
-                        conn.close()  # too many refusals under way: this one learns from the closed socket
+                await trio.lowlevel.wait_readable(listener)
+                for _ in range(_ACCEPT_BATCH):
+                    try:
+                        conn, _ = listener.accept()
+                    except BlockingIOError:
+                        break
+                    except OSError as exc:
+                        if exc.errno not in _CAPACITY_ERRNOS:
+                            raise
+                        logger.error(
+                            "accept on %s failed with %s (%s); retrying in %g s",
+                            _sockname(listener),
+                            errno.errorcode.get(exc.errno or 0, "?"),
+                            os.strerror(exc.errno or 0),
+                            retry,
+                        )
+                        await trio.sleep(retry)
+                        break
+                    error = runtime.accept(functools.partial(_open_accepted, open_connection, conn))
+                    if error is not None:
+                        _refuse_now(conn, refusal(error), lingering, nursery)
     finally:
-        sock.close()
+        listener.close()
 
 
-class _Refusing:
+def _open_accepted(open_connection: OpenConnection, conn: stdlib_socket.socket, cid: int, shard: Shard) -> Connection:
+    return open_connection(trio.socket.from_stdlib_socket(conn), cid, shard)
+
+
+class _Lingering:
+    """How many refused connections wait for their client to close (each a small task), and how many may."""
+
     __slots__ = ("count", "limit")
 
     def __init__(self, limit: int) -> None:
@@ -93,21 +106,52 @@ class _Refusing:
         self.limit = limit
 
 
-async def _refuse(conn: trio.socket.SocketType, data: bytes, refusing: _Refusing) -> None:
-    """Tell a refused connection why, then close it: write, half-close, read what the client still sends
-    (closing with unread input would reset the connection and could destroy the answer), all within 1 s."""
-    refusing.count += 1
+def _refuse_now(conn: stdlib_socket.socket, data: bytes, lingering: _Lingering, nursery: trio.Nursery) -> None:
+    """Tell a refused connection why and close it, without a task when the kernel allows.
+
+    Write the refusal, half-close, read whatever the client already sent: a socket closed with unread input
+    sends a reset, which can destroy the answer before the client reads it. A client that has not closed yet
+    (its request still on the way) lingers in a task of its own until it does, for at most
+    ``_REFUSAL_SECONDS``; past ``max_refusing`` lingering ones, the connection is closed at once (its answer is
+    written: on Linux a reset does not discard what the client has received).
+    """
+    conn.setblocking(False)
+    rest = data
+    try:
+        rest = data[conn.send(data) :]
+        if not rest:
+            conn.shutdown(stdlib_socket.SHUT_WR)
+            while conn.recv(_DRAIN_BYTES):
+                pass
+            conn.close()  # the client closed and read its answer
+            return
+    except BlockingIOError:
+        pass  # more to write or to read: linger
+    except OSError:
+        conn.close()  # the client already left: nothing to tell it
+        return
+    if lingering.count >= lingering.limit:
+        conn.close()
+        return
+    lingering.count += 1
+    nursery.start_soon(_linger, trio.socket.from_stdlib_socket(conn), rest, lingering)
+
+
+async def _linger(conn: trio.socket.SocketType, rest: bytes, lingering: _Lingering) -> None:
+    """Finish a refusal: write what is left of it and half-close, then drain until the client closes (or
+    ``_REFUSAL_SECONDS``)."""
     try:
         with trio.move_on_after(_REFUSAL_SECONDS):
             stream = LeanSocketStream(conn)
-            await stream.send_all(data)
-            await stream.send_eof()
+            if rest:
+                await stream.send_all(rest)
+                await stream.send_eof()
             while await stream.receive_some(_DRAIN_BYTES):
                 pass
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-        pass  # the client already left: nothing to tell it
+        pass  # the client already left
     finally:
-        refusing.count -= 1
+        lingering.count -= 1
         conn.close()
 
 
@@ -116,7 +160,7 @@ def stream_refusal(error: McpError) -> bytes:
     return encode_message(error_response(error)) + b"\n"
 
 
-def _sockname(sock: trio.socket.SocketType) -> str:
+def _sockname(sock: trio.socket.SocketType | stdlib_socket.socket) -> str:
     try:
         return str(sock.getsockname())
     except OSError:
@@ -260,7 +304,7 @@ class HttpListener:
 
         config = self.config if self.config is not None else HttpConfig()
         socks, bound = await _bind_tcp(self.host, self.port, None)
-        endpoint = HttpEndpoint(runtime.host, config, self.path, bound[0], bound[1], runtime.sessions)
+        endpoint = HttpEndpoint(runtime.host, config, self.path, bound[0], bound[1], runtime.sessions, runtime.hangups)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(endpoint.connections.reap_forever)

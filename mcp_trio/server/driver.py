@@ -69,7 +69,7 @@ from mcp_trio.transports.port import RUNNING, Outlet, Reply
 from supervision import ChildHandle, split_exit
 
 if TYPE_CHECKING:
-    from mcp_trio.runtime.admission import Admission, Limiter
+    from mcp_trio.runtime.admission import Admission, Limiter, Refusal
     from mcp_trio.runtime.shard import Shard
     from mcp_trio.server.server import Server
 
@@ -165,7 +165,7 @@ class SessionDriver(msgspec.Struct, eq=False):
 
     def refuse(self, reason: str, detail: str, request_id: RequestId | None = None) -> bytes:
         """Refuse a request by a framing's own limit (e.g. a connection's requests in flight) and count it."""
-        return self._refusal(request_id, self.place.admission.refuse(reason, detail))
+        return self._refusal(request_id, self.place.admission.refusal(reason, detail))
 
     def receive(self, message: Message) -> Reply:
         """Act on one message from the client (see ``SessionPort.receive``)."""
@@ -306,22 +306,22 @@ class SessionDriver(msgspec.Struct, eq=False):
         self.tasks[event.id] = handle
         return RUNNING
 
-    def _admit(self, admission: Admission) -> ServerBusy | None:
+    def _admit(self, admission: Admission) -> Refusal | None:
         """The shedding and rate-limit checks (only when one of them is in force)."""
         if admission.level >= ShedLevel.REFUSE_REQUESTS:
-            return admission.refuse("shedding", f"shedding load ({admission.shedder.reason})")
+            return admission.refusal("shedding", f"shedding load ({admission.shedder.reason})")
         limiter = self.limiter
         return limiter.admit(trio.current_time()) if limiter is not None else None
 
-    def _refuse(self, event: RequestReceived, refusal: ServerBusy) -> bytes | None:
+    def _refuse(self, event: RequestReceived, refusal: Refusal) -> bytes | None:
         """Refuse a request the session already tracks (it is answered, so it is no longer in progress)."""
-        answer = self.session.respond_error(event.id, refusal)
+        answer = self.session.respond_error(event.id, refusal.error())
         return None if answer is None else self._refusal(event.id, refusal)
 
-    def _refusal(self, request_id: RequestId | None, refusal: ServerBusy) -> bytes:
-        self.reply_status = refusal.http_status
+    def _refusal(self, request_id: RequestId | None, refusal: Refusal) -> bytes:
+        self.reply_status = 503
         self.retry_after_ms = refusal.retry_after_ms
-        return encode_message(error_response(refusal, request_id))
+        return refusal.answer(request_id)
 
     async def _run(self, event: RequestReceived, work: Any) -> None:
         """A request's task: run the handler, then hand its answer to the outlet."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,8 +11,12 @@ import msgspec
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mcp_trio.protocol.framing import NEED_DATA, LineFramer
+from mcp_trio.protocol.jsonrpc import encode_message, error_response
+from mcp_trio.runtime.admission import Admission, Refusal
 from mcp_trio.runtime.application import Runtime
 from mcp_trio.runtime.config import RuntimeConfig
 from mcp_trio.runtime.listeners import HttpListener, TcpListener
@@ -176,6 +181,32 @@ async def test_past_the_connection_limit_a_connection_gets_the_refusal_then_is_c
         await again.initialize()  # a slot was freed
         await again.stream.aclose()
         await kept[1].stream.aclose()
+
+
+async def test_a_burst_of_queued_connections_is_refused_in_the_accept_loop_each_with_its_answer() -> None:
+    """Connections waiting in the kernel's queue are drained in batches; each refused one reads its refusal then
+    EOF, whether its request was already sent (drained before closing) or not (the client closes first)."""
+    async with running(build_server(max_connections=1, max_refusing=4)) as runtime:
+        _, port = await runtime.add_listener(TcpListener("127.0.0.1", 0))
+        kept = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
+        await kept.initialize()
+        queued = []
+        for index in range(300):  # the handshake completes in the kernel: nothing accepts until we checkpoint
+            sock = socket.create_connection(("127.0.0.1", port))
+            if index % 2:
+                sock.sendall(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
+            queued.append(trio.SocketStream(trio.socket.from_stdlib_socket(sock)))
+        for stream in queued:
+            data = b""
+            with trio.fail_after(5):
+                while chunk := await stream.receive_some(65536):
+                    data += chunk
+            refusal = msgspec.json.decode(data)
+            assert data.endswith(b"\n")
+            assert refusal["error"]["data"] == busy("connections")
+            await stream.aclose()
+        assert runtime.overload()["refusals"]["connections"] == 300
+        await kept.stream.aclose()
 
 
 async def test_each_shard_has_its_own_connection_limit() -> None:
@@ -436,3 +467,33 @@ async def test_an_http_refusal_is_a_503_with_retry_after_and_the_reason(
         assert (await first.reply()).status == 200
         await first.aclose()
         await second.aclose()
+
+
+# ------------------------------------------------------------------------------------------ refusal templates
+
+
+@given(
+    request_id=st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text()),
+    message=st.text(),
+    reason=st.text(min_size=1),
+    retry_after_ms=st.integers(min_value=0, max_value=10**9),
+)
+def test_a_refusal_template_answers_exactly_as_the_error_would_encode(
+    request_id: int | str | None, message: str, reason: str, retry_after_ms: int
+) -> None:
+    refusal = Refusal(message, reason, retry_after_ms)
+    assert refusal.answer(request_id) == encode_message(error_response(refusal.error(), request_id))
+    error = refusal.error()
+    assert (error.reason, error.retry_after_ms, error.message) == (reason, retry_after_ms, message)
+
+
+def test_refusals_are_counted_each_time_and_their_templates_shared_and_bounded() -> None:
+    admission = Admission(RuntimeConfig())
+    first = admission.refusal("in_flight", "10 requests in progress")
+    assert admission.refusal("in_flight", "10 requests in progress") is first
+    assert admission.refusal("in_flight", "10 requests in progress", retry_after=0.0101).retry_after_ms == 11
+    assert admission.refusals == {"in_flight": 3}
+    for wait in range(2000):  # many distinct hints: the cache starts over instead of growing
+        admission.refusal("rate_limit_connection", "over 5 requests/s", retry_after=wait / 1000)
+    assert len(admission._templates) <= 512
+    assert admission.refusals["rate_limit_connection"] == 2000

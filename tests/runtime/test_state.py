@@ -3,19 +3,24 @@ legacy session to another process (``export`` / ``adopt``)."""
 
 from __future__ import annotations
 
+import platform
 from typing import Any
 
 import msgspec
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mcp_trio.demo import COUNTER_URI, build_demo_server
 from mcp_trio.protocol.errors import InvalidRequest
 from mcp_trio.protocol.jsonrpc import decode_message
 from mcp_trio.protocol.session import ServerSession, decode_snapshot, encode_snapshot
+from mcp_trio.runtime import application
 from mcp_trio.runtime.config import RuntimeConfig
 from mcp_trio.runtime.listeners import HttpListener
+from mcp_trio.runtime.memory import ReleasePolicy, release_free_memory
 from mcp_trio.server.config import ServerConfig
 from mcp_trio.server.server import Server
 from mcp_trio.testing import RawClient
@@ -116,3 +121,65 @@ def second_config() -> Any:
     from mcp_trio.transports.http.config import HttpConfig
 
     return HttpConfig()
+
+
+# ------------------------------------------------------------------------------------------ memory release
+
+
+def test_memory_is_released_once_per_busy_period_after_it_ends() -> None:
+    policy = ReleasePolicy(min_drop=100)
+    assert [policy.update(work) for work in (0, 500, 1200, 900, 700, 600, 20)] == [False] * 7  # busy, easing
+    assert policy.update(20) is True  # under half the peak, 1180 fewer, no longer falling: the period is over
+    assert [policy.update(work) for work in (500, 400, 300, 250)] == [False] * 4  # the new peak is 500
+    assert policy.update(250) is True
+    assert policy.releases == 2
+
+
+def test_a_small_fall_is_not_a_busy_period_however_steep() -> None:
+    policy = ReleasePolicy(min_drop=256)
+    assert [policy.update(work) for work in (200, 0, 0, 255, 0, 0)] == [False] * 6
+
+
+def test_nothing_left_is_the_end_of_a_busy_period_at_once() -> None:
+    policy = ReleasePolicy(min_drop=10)
+    assert [policy.update(work) for work in (100, 0)] == [False, True]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=200), st.integers(min_value=1, max_value=5000))
+def test_releases_never_come_closer_than_a_fall_to_half_by_min_drop(works: list[int], min_drop: int) -> None:
+    policy = ReleasePolicy(min_drop)
+    peak = 0
+    for work in works:
+        peak = max(peak, work)
+        if policy.update(work):
+            assert work * 2 <= peak
+            assert peak - work >= min_drop
+            peak = work
+
+
+def test_release_free_memory_runs_where_the_c_library_has_it() -> None:
+    assert release_free_memory() is (platform.libc_ver()[0] == "glibc")
+    with pytest.raises(ValueError, match="min_drop"):
+        ReleasePolicy(0)
+
+
+async def test_the_runtime_releases_memory_when_its_connections_are_gone(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released: list[int] = []
+    monkeypatch.setattr(application, "release_free_memory", lambda: released.append(1) or True)
+    config = ServerConfig(runtime=RuntimeConfig(release_memory_after=3, loop_lag_threshold=None, shards=2))
+    async with Server("release", "1.0", config=config).open_runtime() as runtime:
+        clients = []
+        for _ in range(4):
+            client_stream, server_stream = trio.testing.memory_stream_pair()
+            runtime.serve_stream(server_stream)
+            clients.append(client_stream)
+        await trio.sleep(1)
+        assert released == []
+        for stream in clients:
+            await stream.aclose()
+        await trio.sleep(1)
+        assert released == [1]  # once closing stopped
+        await trio.sleep(10)
+        assert released == [1]  # once per busy period

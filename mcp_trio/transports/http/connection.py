@@ -18,11 +18,13 @@ only when the body is actually wanted. A body left unread is skipped when it is 
 connection closes after the response. Writes first try the kernel directly; one that blocks runs under
 ``write_timeout``, and a client that stops reading is dropped.
 
-A streamed response (``send_stream``) is the only time the connection opens a nursery: the connection task
-writes the ``ResponseStream`` while a second task watches the socket, because an HTTP client says it has gone
-only by closing the connection. EOF detaches the stream and the caller decides what that means (the modern
-wire cancels the request; the legacy wire keeps it running for a later resume). While a response streams the
-watcher buffers at most ``max_pipeline_bytes`` of early pipelined input, then stops reading.
+A streamed response (``send_stream``) has to notice a client that leaves, because an HTTP client says so only
+by closing the connection, while the connection task writes the ``ResponseStream``. Under the runtime, the
+socket joins the runtime's ``HangupWatch`` (one task for every such socket; pipelined input waits in the
+kernel). Otherwise (an endpoint served without a runtime, a stream that is not a socket) the connection opens
+a nursery with a second task that reads the socket, buffering at most ``max_pipeline_bytes`` of early pipelined
+input before it stops reading. Either way the client's close detaches the stream and the caller decides what
+that means (the modern wire cancels the request; the legacy wire keeps it running for a later resume).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import trio
 
 from mcp_trio.protocol.errors import InvalidRequest, McpError, MessageTooLarge
 from mcp_trio.protocol.jsonrpc import encode_message, error_response
+from mcp_trio.transports.hangups import HangupWatch
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.headers import Headers
 from mcp_trio.transports.http.idle import OpenConnections
@@ -98,6 +101,9 @@ class Endpoint(RequestHandler, Protocol):
 
     @property
     def connections(self) -> OpenConnections: ...
+
+    @property
+    def hangups(self) -> HangupWatch | None: ...
 
 
 class HttpConnection:
@@ -462,15 +468,27 @@ class HttpConnection:
             lazy: wait for the first frame before choosing JSON or SSE; ``False`` starts SSE at once.
             on_gone: called once if the client leaves before the stream ends.
         """
+        hangups = self.handler.hangups
+        sock = getattr(self.stream, "socket", None)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._watch, stream)
+            if hangups is not None and hangups.available and sock is not None:
+                fd = sock.fileno()
+                hangups.watch(fd, stream.detach)
                 try:
                     await self._write_stream(stream, sse, headers, preamble, lazy)
                 except _Gone:
                     stream.detach()
                 finally:
-                    nursery.cancel_scope.cancel()
+                    hangups.unwatch(fd)
+            else:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch, stream)
+                    try:
+                        await self._write_stream(stream, sse, headers, preamble, lazy)
+                    except _Gone:
+                        stream.detach()
+                    finally:
+                        nursery.cancel_scope.cancel()
         finally:
             if stream.detached:
                 self.must_close = True

@@ -20,6 +20,7 @@ import trio
 
 from mcp_trio.protocol.errors import InvalidRequest, McpError, MessageTooLarge, ServerBusy
 from mcp_trio.protocol.jsonrpc import Notification, Request, decode_message, encode_message, error_response
+from mcp_trio.transports.hangups import HangupWatch
 from mcp_trio.transports.http.auth import WELL_KNOWN_PREFIX, AuthFailure, authenticate, metadata_document
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
@@ -56,6 +57,7 @@ class HttpEndpoint:
     __slots__ = (
         "config",
         "connections",
+        "hangups",
         "host",
         "legacy",
         "metadata_paths",
@@ -67,9 +69,18 @@ class HttpEndpoint:
     )
 
     def __init__(
-        self, host: SessionHost, config: HttpConfig, path: str, host_name: str, port: int, sessions: SessionTable
+        self,
+        host: SessionHost,
+        config: HttpConfig,
+        path: str,
+        host_name: str,
+        port: int,
+        sessions: SessionTable,
+        hangups: HangupWatch | None = None,
     ) -> None:
         self.host = host
+        #: Notices clients leaving during streamed responses (``None``: each stream watches with a task).
+        self.hangups = hangups
         self.config = config
         self.path = path
         self.origins = OriginPolicy(host_name, port, config.allowed_hosts, config.allowed_origins)

@@ -16,6 +16,7 @@ from http_test_helpers import (
     start,
 )
 
+from mcp_trio.transports.hangups import HangupWatch
 from mcp_trio.transports.http import HttpConfig
 
 
@@ -172,7 +173,12 @@ async def test_json_only_clients_get_the_answer_without_notifications(nursery: t
     assert reply.json()["result"]["content"][0]["text"] == "progressed"
 
 
-async def test_client_disconnect_cancels_the_handler_and_leaves_no_task(nursery: trio.Nursery) -> None:
+@pytest.mark.parametrize("watch", ["hangup watch", "watcher task"])
+async def test_client_disconnect_cancels_the_handler_and_leaves_no_task(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, watch: str
+) -> None:
+    if watch == "watcher task":  # how a stream notices the client leaving without the runtime's watch
+        monkeypatch.setattr(HangupWatch, "available", property(lambda self: False))
     probe = Probe()
     port = await start(nursery, build_server(probe))
     client = await RawHttp.connect(port)
