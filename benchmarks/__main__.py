@@ -17,6 +17,7 @@ BENCHMARKS: tuple[str, ...] = (
     "benchmarks.shards",
     "benchmarks.state",
     "benchmarks.lean_socket",
+    "benchmarks.overload",
     "supervision.bench",
 )
 

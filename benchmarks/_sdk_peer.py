@@ -1,4 +1,5 @@
-"""The peer: the official Python SDK (``mcp``) serving the same ``echo`` tool, as PEERS.md stands it up.
+"""The peer: the official Python SDK (``mcp``) serving the same ``echo`` tool (and an async
+``sleep(seconds)`` for ``benchmarks.overload``'s storm), as PEERS.md stands it up.
 
 ``python -m benchmarks._sdk_peer http PORT`` serves Streamable HTTP (stateless, JSON responses: its fastest
 path, used with 2026-07-28 requests) under uvicorn, with uvloop and httptools when they are importable (what
@@ -16,6 +17,7 @@ import sys
 
 
 def build() -> object:
+    import anyio
     from mcp.server.mcpserver import MCPServer
 
     app = MCPServer("peer", version="1.0.0", log_level="WARNING")
@@ -24,6 +26,12 @@ def build() -> object:
     def echo(text: str) -> str:
         """Return ``text`` unchanged."""
         return text
+
+    @app.tool()
+    async def sleep(seconds: float) -> str:
+        """Sleep for ``seconds`` (the overload storm's slow call)."""
+        await anyio.sleep(seconds)
+        return f"slept {seconds:.1f}s"
 
     return app
 
