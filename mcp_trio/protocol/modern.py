@@ -42,6 +42,26 @@ LOG_LEVELS: Final = tuple(LOGGING_LEVELS)
 _CONTAINERS: Final = (list, dict)  # a tuple: ``list | dict`` would build a union object on every call
 
 
+def _convert(raw: Any, kind: type, last: list[Any]) -> Any:
+    """``msgspec.convert(raw, kind)``, remembering in ``last`` the last dict converted: a client sends the same
+    capabilities and identity with every request."""
+    if type(raw) is dict:
+        last_raw, value = last  # unpacked at once: a consistent pair
+        try:
+            if raw == last_raw:
+                return value
+        except RecursionError:  # nested too deeply to compare: convert() says what is wrong with it
+            pass
+        value = msgspec.convert(raw, kind)
+        last[:] = raw, value
+        return value
+    return msgspec.convert(raw, kind)
+
+
+_last_capabilities: Final[list[Any]] = [None, None]
+_last_client_info: Final[list[Any]] = [None, None]
+
+
 def is_modern_meta(meta: object) -> bool:
     """Whether a request's ``_meta`` says it speaks the modern wire (it names a protocol version)."""
     return isinstance(meta, dict) and META_PROTOCOL_VERSION in meta
@@ -70,9 +90,9 @@ def read_modern_meta(meta: Any, supported: tuple[str, ...] = MODERN_VERSIONS) ->
     if raw_caps is None:
         raise InvalidParams(f"missing _meta[{META_CLIENT_CAPABILITIES!r}]")
     try:
-        capabilities = msgspec.convert(raw_caps, ClientCapabilities)
+        capabilities = _convert(raw_caps, ClientCapabilities, _last_capabilities)
         raw_info = meta.get(META_CLIENT_INFO)
-        info = None if raw_info is None else msgspec.convert(raw_info, Implementation)
+        info = None if raw_info is None else _convert(raw_info, Implementation, _last_client_info)
     except DECODE_ERRORS as exc:
         raise InvalidParams(f"invalid _meta: {describe_decode_error(exc)}") from None
     level = meta.get(META_LOG_LEVEL)

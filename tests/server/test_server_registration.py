@@ -81,6 +81,40 @@ async def test_defaults_and_optionals_apply_when_arguments_are_omitted() -> None
     assert text == "a!"
 
 
+async def test_every_parameter_kind_receives_its_argument_by_name_whichever_way_it_is_called() -> None:
+    """Functions whose parameters can all be passed by position are called positionally (the hot path); any
+    keyword-only parameter, or a context parameter, makes the call by keyword. Each gets the right values."""
+    server = Server("reg")
+
+    def positional_only(a: str, b: int = 1, /) -> str:
+        return f"{a}{b}"
+
+    def keyword_only(a: str, *, b: int = 1, c: str = "c") -> str:
+        return f"{a}{b}{c}"
+
+    def mixed(a: str, b: int, c: str = "z") -> str:
+        return f"{a}{b}{c}"
+
+    def context_between(a: str, ctx: Context, b: int = 2) -> str:
+        return f"{a}{b}"
+
+    kinds = {}
+    for fn in (positional_only, keyword_only, mixed, context_between):
+        kinds[fn.__name__] = server.add_tool(fn, blocking=False).arguments.positional
+    assert kinds == {"positional_only": True, "keyword_only": False, "mixed": True, "context_between": False}
+    async with legacy_client(server) as client:
+
+        async def text(name: str, arguments: dict[str, Any]) -> str:
+            return text_of(result_of(await client.request("tools/call", call(name, arguments))))
+
+        assert await text("positional_only", {"b": 5, "a": "x"}) == "x5"
+        assert await text("positional_only", {"a": "x"}) == "x1"
+        assert await text("keyword_only", {"c": "!", "a": "x"}) == "x1!"
+        assert await text("mixed", {"b": 3, "a": "x"}) == "x3z"
+        assert await text("mixed", {"c": "y", "b": 3, "a": "x"}) == "x3y"
+        assert await text("context_between", {"b": 7, "a": "x"}) == "x7"
+
+
 def test_docstring_is_the_description_unless_one_is_given() -> None:
     server = Server("reg")
 
