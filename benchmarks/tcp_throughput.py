@@ -37,6 +37,7 @@ from benchmarks._procs import (
     server_core,
     wait_for_line,
 )
+from benchmarks._ts_peer import ts_peer_argv
 
 __all__ = ["main", "peer_python", "start_ours"]
 
@@ -45,6 +46,9 @@ DURATION: Final = 4.0
 SESSIONS: Final = (1, 10, 100)
 GOAL_PER_CORE: Final = 40_000
 GOAL_RATIO: Final = 10.0
+#: The hot-path issue: at 100 sessions, this many calls per server core, with p99 within this factor of p50.
+GOAL_100_PER_CORE: Final = 30_000
+GOAL_100_TAIL: Final = 2.0
 PEER_VENV: Final = BENCH_DIR / "venv"
 _EXTRAS: Final = ("uvloop", "httptools")
 
@@ -159,6 +163,7 @@ class Row:
         latencies = sorted(result.latencies_ns)
         self.p50 = _percentile(latencies, 0.50)
         self.p99 = _percentile(latencies, 0.99)
+        self.max_ms = latencies[-1] / 1e6 if latencies else float("nan")
         self.load_util = result.load_cpu / result.seconds
         self.queued = result.server_queued / result.seconds
 
@@ -221,8 +226,15 @@ def main() -> None:
             children, "stdio", 1, server_argv=[python, "-m", "benchmarks._sdk_peer", "stdio"], pid=os.getpid()
         )
         rows.append(Row("sdk", "stdio, legacy", 1, result))
+        ours_stdio = [sys.executable, "-m", "mcp_trio", "serve", "benchmarks.protocol_codec:build_echo_server"]
+        result = _measure(children, "stdio", 1, server_argv=ours_stdio, pid=os.getpid())
+        rows.append(Row("ours", "stdio, legacy", 1, result))
+        ts_argv, ts_note = ts_peer_argv()
+        if ts_argv is not None:
+            result = _measure(children, "stdio", 1, server_argv=ts_argv, pid=os.getpid())
+            rows.append(Row("ts", "stdio, legacy", 1, result))
 
-    print(f"  sdk = mcp 2.3.0 MCPServer, uvicorn on {_peer_stack(python)} ({note})")
+    print(f"  sdk = mcp 2.3.0 MCPServer, uvicorn on {_peer_stack(python)} ({note}); ts = TypeScript SDK ({ts_note})")
     print(header)
     for row in rows:
         print(row.line())
@@ -234,9 +246,9 @@ def _peer_stack(python: str) -> str:
 
 
 def _print_ratios(rows: list[Row]) -> None:
-    ours = {r.sessions: r for r in rows if r.server == "ours" and "legacy" in r.transport}
+    ours = {r.sessions: r for r in rows if r.server == "ours" and r.transport == "tcp ndjson, legacy"}
     http = {r.sessions: r for r in rows if r.server == "sdk" and r.transport.startswith("http")}
-    stdio = next((r for r in rows if r.transport.startswith("stdio")), None)
+    stdio = {r.server: r for r in rows if r.transport.startswith("stdio")}
     print("  ours (tcp) / sdk, per server core (raw calls/s ratio in brackets):")
     ratios = []
     for sessions in SESSIONS:
@@ -245,11 +257,14 @@ def _print_ratios(rows: list[Row]) -> None:
             ratios.append(ratio)
             raw = ours[sessions].rate / http[sessions].rate
             print(f"    {sessions:>3} session(s) vs sdk http: {ratio:>5.1f}x  ({raw:.1f}x)")
-    if stdio is not None and 1 in ours and stdio.rate and ours[1].rate:
-        print(
-            f"      1 session    vs sdk stdio: {ours[1].per_core / stdio.per_core:>5.1f}x  "
-            f"({ours[1].rate / stdio.rate:.1f}x)"
-        )
+    mine = stdio.get("ours")
+    for peer in ("sdk", "ts"):
+        other = stdio.get(peer)
+        if mine is not None and other is not None and mine.rate and other.rate:
+            print(
+                f"    stdio, one sequential client: ours {mine.rate:,.0f} round trips/s, {peer} {other.rate:,.0f}: "
+                f"{mine.rate / other.rate:.1f}x ({mine.per_core / other.per_core:.1f}x per server core)"
+            )
     inline = ours.get(10)
     threaded = next((r for r in rows if "thread" in r.transport), None)
     if inline is not None and threaded is not None and inline.rate and threaded.rate:
@@ -265,6 +280,15 @@ def _print_ratios(rows: list[Row]) -> None:
         f"median {statistics.median(ratios) if ratios else float('nan'):.1f}x "
         f"({'met' if ratios and min(ratios) >= GOAL_RATIO else 'NOT met'} at every session count)"
     )
+    hundred = ours.get(100)
+    if hundred is not None and hundred.rate:
+        tail = hundred.p99 / hundred.p50 if hundred.p50 else float("inf")
+        held = hundred.per_core >= GOAL_100_PER_CORE and tail <= GOAL_100_TAIL
+        print(
+            f"  goal at 100 sessions: >= {GOAL_100_PER_CORE / 1000:.0f}K calls/s per server core with p99 <= "
+            f"{GOAL_100_TAIL:g}x p50: {hundred.per_core / 1000:.1f}K, p99 {tail:.1f}x p50 (max "
+            f"{hundred.max_ms:.1f} ms): {'met' if held else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

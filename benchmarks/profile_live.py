@@ -1,12 +1,16 @@
-"""Where our Streamable HTTP server spends its CPU under the modern-wire load (not part of ``make bench``).
+"""Where our server spends each microsecond of a call under load, sampled live (not part of ``make bench``).
 
-``python -m benchmarks.profile_http [SESSIONS] [SECONDS] [--legacy] [--native] [--nonblocking]``: our demo
-server (the real CLI) pinned to one core, the load generator on the other (10 clients of 2026-07-28 ``echo``
-calls by default), and py-spy (from ``.bench/venv``, installed there if missing) sampling the server. Prints the
-share of on-CPU samples per function (self: the function itself was running; total: it was on the stack), per
-area (by the file the running frame is in), and inclusive shares of the request path's known costs. Idle samples
-(the server waiting in epoll) are left out, so shares are of the server's busy time. ``--nonblocking`` samples
-without pausing the server (less skew, occasionally torn stacks); ``--native`` adds C frames.
+``python -m benchmarks.profile_live [SESSIONS] [SECONDS] [--tcp] [--legacy] [--native] [--nonblocking]``: our
+server (the real CLI) pinned to one core, the load generator on the other (closed-loop ``echo`` calls, 10 clients
+by default), and py-spy (from ``.bench/venv``, installed there if missing) sampling the server. HTTP by default
+(2026-07-28 stateless; ``--legacy``: 2025-11-25 sessions); ``--tcp``: newline-delimited JSON over TCP, legacy
+sessions. Prints the call's cost by stage (read, frame, decode, session, driver, dispatch, handler, encode,
+write, scheduling, ...: the share of on-CPU samples whose running frame is in that stage, times the server's CPU
+per call, measured without the profiler's overhead by the load generator), then shares per function (self: the
+function itself was running, with the C functions it called; total: it was on the stack), per area, and
+inclusive shares of the HTTP path's known costs. Idle samples (the server waiting in epoll) are left out, so
+shares are of the server's busy time. ``--nonblocking`` samples without pausing the server (less skew,
+occasionally torn stacks); ``--native`` adds C frames. ``docs/performance.md`` keeps the results.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import msgspec
 from benchmarks import _loadgen
 from benchmarks._procs import BENCH_DIR, Children, load_core, pinned_self, raise_fd_limit, server_core
 from benchmarks.http_throughput import start_ours_http
+from benchmarks.tcp_throughput import start_ours
 
 __all__ = ["main"]
 
@@ -87,8 +92,64 @@ _FAMILIES: Final = (
         ("ServerSession.__init__", "ServerSession.track", "ServerSession.respond"),
     ),
     ("dispatch (the tool call itself)", ("dispatch.py:Dispatcher.dispatch",)),
-    ("trio scheduler (unrolled_run self + epoll)", ("_run.py:unrolled_run@self", "_io_epoll.py:")),
+    ("trio scheduler (unrolled_run self + epoll registrations)", ("_run.py:unrolled_run@self", "_io_epoll.py:")),
 )
+
+
+#: The stages of a call, by the running frame (first match wins; a C function counts in its Python caller's).
+_STAGES: Final = (
+    ("read: recv() syscalls", ("lean_socket.py:LeanSocketStream.receive_some",)),
+    ("write: send() syscalls", ("lean_socket.py:LeanSocketStream.send_nowait", "lean_socket.py:write_nowait")),
+    ("decode: JSON-RPC envelope", ("jsonrpc.py:decode_message", "jsonrpc.py:_classify")),
+    ("encode: the answer", ("jsonrpc.py:encode_message",)),
+    ("frame: lines, outbox, flush", ("protocol/framing.py:", "transports/stream.py:")),
+    ("frame: HTTP heads, bodies, headers", ("transports/http/",)),
+    ("session: protocol state, params, _meta", ("mcp_trio/protocol/",)),
+    ("driver: session driver, port", ("server/driver.py:", "transports/port.py:", "server/server.py:")),
+    ("dispatch: routing, arguments, result", ("server/dispatch.py:", "server/tools.py:")),
+    ("handler: the tool itself", ("protocol_codec.py:", "mcp_trio/demo.py:")),
+    ("admission and runtime", ("mcp_trio/runtime/",)),
+    ("supervision: tasks' supervisors", ("supervision/",)),
+    ("scheduling: trio run loop, epoll, traps", ("trio/", "outcome/")),
+)
+
+
+#: Leaf frames that are waiting, not working: other threads parked on a condition (the loop watchdog, idle
+#: worker threads) and the event loop blocked in epoll_wait. py-spy reports some of them as running.
+_IDLE: Final = ("threading.py:", "_io_epoll.py:EpollIOManager.get_events")
+
+
+def _busy_frames(line: str) -> tuple[list[str], int]:
+    """The frames of one raw py-spy line and its sample count; no frames when the sample was a wait."""
+    stack, _, count_text = line.rpartition(" ")
+    frames = [f for f in stack.split(";") if " (" in f] if count_text.isdigit() else []
+    if frames and any(idle in _short(frames[-1]) for idle in _IDLE):
+        frames = []
+    return frames, int(count_text) if frames else 0
+
+
+def _stage(frame: str) -> str:
+    for label, needles in _STAGES:
+        if any(needle in frame for needle in needles):
+            return label
+    return "other"
+
+
+def stages(raw: str, us_per_call: float) -> list[str]:
+    """The call's cost by stage: each stage's share of on-CPU samples times ``us_per_call``."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in raw.splitlines():
+        frames, count = _busy_frames(line)
+        if frames:
+            counts[_stage(_short(frames[-1]))] += count
+    samples = sum(counts.values())
+    if not samples:
+        return []
+    out = [f"  one call: {us_per_call:.1f} us of server CPU, by stage (share of on-CPU samples x that):"]
+    for label, _ in (*_STAGES, ("other", ())):
+        share = counts[label] / samples
+        out.append(f"    {label:<42} {share:6.1%}  {share * us_per_call:6.2f} us")
+    return out
 
 
 def _area(frame: str) -> str:
@@ -105,11 +166,7 @@ def summarize(raw: str) -> list[str]:
     families: collections.Counter[str] = collections.Counter()
     samples = 0
     for line in raw.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [f for f in stack.split(";") if " (" in f]
+        frames, count = _busy_frames(line)
         if not frames:
             continue
         samples += count
@@ -140,21 +197,24 @@ def main() -> None:
     sessions = int(args[0]) if args else 10
     seconds = float(args[1]) if len(args) > 1 else 10.0
     legacy = "--legacy" in sys.argv
+    tcp = "--tcp" in sys.argv
     spy_flags = [a for a in sys.argv[1:] if a in ("--native", "--nonblocking")]
     raise_fd_limit(4096)
     spy = _py_spy()
     with tempfile.TemporaryDirectory() as tmp, pinned_self(load_core()), Children() as children:
         out = Path(tmp) / "raw.txt"
-        proc, port = start_ours_http(children, server_core())
+        proc, port = start_ours(children, server_core()) if tcp else start_ours_http(children, server_core())
         cfg = _loadgen.Config(
-            wire="http",
+            wire="ndjson" if tcp else "http",
             sessions=sessions,
             warmup=1.0,
             duration=seconds + 1.0,
             port=port,
             server_pid=proc.pid,
-            session=legacy,
+            session=legacy and not tcp,
         )
+        # First without the profiler: the server's CPU per call, undistorted.
+        clean = _loadgen.run(cfg, core=load_core(), timeout=seconds + 60, children=children)
         load = children.start(
             [sys.executable, "-m", "benchmarks._loadgen", msgspec.json.encode(cfg).decode()],
             core=load_core(),
@@ -183,11 +243,15 @@ def main() -> None:
         result_out, _ = load.communicate(timeout=seconds + 60)
         result = msgspec.json.decode(result_out.strip().splitlines()[-1], type=_loadgen.Result)
         raw = out.read_text() if out.exists() else ""
-    wire = "2025-11-25 sessions" if legacy else "2026-07-28 stateless"
+    era = "2025-11-25 sessions" if legacy or tcp else "2026-07-28 stateless"
+    wire = f"{'TCP' if tcp else 'HTTP'}, {era}"
+    us_per_call = clean.server_cpu / clean.calls * 1e6 if clean.calls else float("nan")
     print(
-        f"py-spy on our HTTP server, {wire}, {sessions} clients, {seconds:.0f} s at {RATE} Hz: "
-        f"{result.calls / result.seconds:,.0f} calls/s during the run (profiler attached), errors {result.errors}"
+        f"py-spy on our server, {wire}, {sessions} clients, {seconds:.0f} s at {RATE} Hz. Without the profiler: "
+        f"{clean.calls / clean.seconds:,.0f} calls/s, {clean.calls / clean.server_cpu:,.0f} per server core; with "
+        f"it: {result.calls / result.seconds:,.0f} calls/s; errors {clean.errors + result.errors}"
     )
+    print("\n".join(stages(raw, us_per_call)))
     print("\n".join(summarize(raw)))
 
 
