@@ -30,11 +30,21 @@ _EXPORTS = {
     "BreakerSettings": "mcp_trio.server.config",
     "CircuitBreaker": "mcp_trio.runtime.breaker",
     "CircuitOpen": "mcp_trio.runtime.breaker",
+    "open_client": "mcp_trio.client.connect",
+    "Client": "mcp_trio.client.client",
+    "ClientConfig": "mcp_trio.client.config",
+    "ConnectionClosed": "mcp_trio.client.driver",
+    "RequestTimeout": "mcp_trio.client.driver",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from mcp_trio.client.client import Client as Client
+    from mcp_trio.client.config import ClientConfig as ClientConfig
+    from mcp_trio.client.connect import open_client as open_client
+    from mcp_trio.client.driver import ConnectionClosed as ConnectionClosed
+    from mcp_trio.client.driver import RequestTimeout as RequestTimeout
     from mcp_trio.protocol.errors import InvalidParams as InvalidParams
     from mcp_trio.protocol.errors import InvalidRequest as InvalidRequest
     from mcp_trio.protocol.errors import McpError as McpError

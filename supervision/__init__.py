@@ -14,7 +14,7 @@ many cheap children of one kind: one task and one slotted :class:`ChildHandle` e
 
 from __future__ import annotations
 
-from ._boundary import open_started, split_exit
+from ._boundary import open_started, single_error, split_exit
 from .dynamic import ChildHandle, DynamicSupervisor, open_dynamic_supervisor
 from .errors import (
     ChildRunningError,
@@ -62,6 +62,7 @@ __all__ = [
     "format_tree",
     # errors
     "split_exit",
+    "single_error",
     "SupervisionError",
     "Shutdown",
     "SupervisorEscalation",

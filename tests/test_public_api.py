@@ -24,9 +24,29 @@ def test_top_level_api_is_pinned() -> None:
         "BreakerSettings",
         "CircuitBreaker",
         "CircuitOpen",
+        "open_client",
+        "Client",
+        "ClientConfig",
+        "ConnectionClosed",
+        "RequestTimeout",
     ]
     for name in mcp_trio.__all__:
         assert getattr(mcp_trio, name) is not None
+
+
+def test_client_package_api_is_pinned() -> None:
+    import mcp_trio.client
+
+    assert mcp_trio.client.__all__ == [
+        "Client",
+        "ClientConfig",
+        "ConnectionClosed",
+        "RequestTimeout",
+        "apply_schema_defaults",
+        "open_client",
+    ]
+    for name in mcp_trio.client.__all__:
+        assert getattr(mcp_trio.client, name).__module__.startswith("mcp_trio.client")
 
 
 def test_server_package_api_is_pinned() -> None:

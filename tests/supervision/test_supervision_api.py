@@ -30,6 +30,7 @@ def test_all_lists_exactly_the_public_api() -> None:
         "SupervisorStatistics",
         "format_tree",
         "split_exit",
+        "single_error",
         "SupervisionError",
         "Shutdown",
         "SupervisorEscalation",

@@ -22,6 +22,8 @@ from mcp_trio.protocol.errors import HeaderMismatch
 
 __all__ = [
     "Headers",
+    "encode_header_value",
+    "routing_headers",
     "media_type",
     "accepts",
     "decode_header_value",
@@ -222,6 +224,44 @@ def validate_routing_headers(
             _expect(headers, name, arguments[prop], f"Mcp-Param-{suffix}")
         elif headers.get(name) is not None:
             raise HeaderMismatch(f"Mcp-Param-{suffix} header names an argument the body does not carry")
+
+
+def encode_header_value(value: str) -> str:
+    """A routing header's value as a client sends it: as is when it is visible ASCII without surrounding spaces,
+    else wrapped as ``=?base64?...?=`` (the inverse of ``decode_header_value``)."""
+    if value.isascii() and value.isprintable() and value == value.strip() and not value.startswith(_B64_PREFIX):
+        return value
+    return _B64_PREFIX + base64.b64encode(value.encode("utf-8")).decode("ascii") + _B64_SUFFIX
+
+
+def routing_headers(
+    method: str, params: Mapping[str, Any] | None, header_arguments: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """The ``Mcp-Method``, ``Mcp-Name`` and ``Mcp-Param-*`` headers a 2026-07-28 POST of this request needs
+    (what ``validate_routing_headers`` checks).
+
+    Args:
+        header_arguments: for ``tools/call``, the tool's arguments that travel as headers too: argument name ->
+            header suffix (its input schema's ``x-mcp-header``).
+    """
+    headers = [(MCP_METHOD, method)]
+    field = _NAME_FIELD.get(method)
+    if field is not None and params is not None:
+        value = params.get(field)
+        if isinstance(value, str):
+            headers.append((MCP_NAME, encode_header_value(value)))
+    if header_arguments and params is not None:
+        arguments = params.get("arguments")
+        if isinstance(arguments, Mapping):
+            for argument, suffix in header_arguments.items():
+                value = arguments.get(argument)
+                if isinstance(value, bool):
+                    headers.append((MCP_PARAM_PREFIX + suffix.lower(), "true" if value else "false"))
+                elif isinstance(value, int | float):
+                    headers.append((MCP_PARAM_PREFIX + suffix.lower(), repr(value)))
+                elif isinstance(value, str):
+                    headers.append((MCP_PARAM_PREFIX + suffix.lower(), encode_header_value(value)))
+    return headers
 
 
 def retry_after(milliseconds: int) -> tuple[str, str]:

@@ -1,0 +1,263 @@
+"""``open_client``: from a target (URL, command line or open stream) to an established ``Client``.
+
+Theory of operation
+-------------------
+A target names a framing. Byte streams (``tcp://``, ``unix:``, a command run as a stdio subprocess, or a stream
+the caller already opened) are carried by the server's own newline-delimited framing, ``StreamConnection``,
+with the client's driver as its session: one task per session reads, writes are coalesced through its outbox,
+and nothing else runs while the session is idle. ``http://`` and ``https://`` go through the HTTP outlet
+(``mcp_trio.client.http``).
+
+Then the era is chosen. ``"auto"`` (the default) probes with ``server/discover``: a server that answers it
+with a version this client speaks gets the 2026-07-28 wire; any error, or no answer within
+``discover_timeout``, falls back to ``initialize`` (the specification's rule for dual-era clients). The
+legacy session continues the probe's request ids, so a late answer to the probe can never be taken for the
+answer to ``initialize``.
+
+Closing a stdio session follows the specification: close the server's stdin, wait, SIGTERM, wait, SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shlex
+import subprocess
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import msgspec
+import trio
+
+from mcp_trio.client.client import Client
+from mcp_trio.client.config import ClientConfig
+from mcp_trio.client.driver import (
+    ClientDriver,
+    ConnectionClosed,
+    ElicitationHandler,
+    LogHandler,
+    NotificationHandler,
+    RequestTimeout,
+    RootsHandler,
+    SamplingHandler,
+)
+from mcp_trio.protocol.client_session import ClientSession
+from mcp_trio.protocol.errors import RemoteError
+from mcp_trio.protocol.types import ClientCapabilities, DiscoverResult, Implementation
+from mcp_trio.protocol.versions import MODERN_VERSIONS
+from mcp_trio.transports.port import Outlet, SessionPort
+from mcp_trio.transports.stream import StreamConnection
+from supervision import single_error
+
+__all__ = ["open_client", "Target", "DEFAULT_CLIENT_INFO"]
+
+#: What a target may be: a URL or command line (str), an argument vector, or an open Trio stream.
+Target = str | Sequence[str] | trio.abc.Stream
+DEFAULT_CLIENT_INFO: Final = Implementation(name="mcp-trio", version="0.1.0")
+_connection_ids: Final = itertools.count(1)
+
+
+@asynccontextmanager
+async def open_client(
+    target: Target,
+    *,
+    config: ClientConfig | None = None,
+    client_info: Implementation | None = None,
+    sampling: SamplingHandler | None = None,
+    elicitation: ElicitationHandler | None = None,
+    roots: RootsHandler | None = None,
+    on_log: LogHandler | None = None,
+    on_notification: NotificationHandler | None = None,
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[Client]:
+    """Connect to an MCP server, establish a session, and close it when the block ends.
+
+    Args:
+        target: ``http://host:port/path`` or ``https://...`` (Streamable HTTP), ``tcp://host:port``,
+            ``unix:/path`` (newline-delimited JSON), a command line (``"python -m server"`` or an argument list:
+            run as a subprocess over stdio, and reaped on exit), or an open ``trio.abc.Stream``.
+        config: limits and the era to speak (``ClientConfig``).
+        client_info: this client's name and version as the server sees it.
+        sampling, elicitation, roots: answer the server's requests for an LLM completion, for user input,
+            and for this client's roots (legacy requests, and 2026-07-28 input rounds). Each one given is
+            declared as a capability.
+        on_log: receives each ``notifications/message``.
+        on_notification: receives ``(method, params)`` of every other notification (list changes, resource
+            updates...).
+        headers: HTTP only: extra request headers (``Authorization``...).
+
+    Raises:
+        ValueError: a target that names no transport this client has.
+        OSError: the server cannot be reached.
+        RemoteError: the server refused the session (``initialize`` or ``server/discover`` failed).
+    """
+    config = config if config is not None else ClientConfig()
+    capabilities = _capabilities(sampling, elicitation, roots)
+    info = client_info if client_info is not None else DEFAULT_CLIENT_INFO
+    try:
+        async with trio.open_nursery() as nursery:
+            first = ClientSession(modern=config.era != "legacy", capabilities=capabilities, client_info=info)
+            driver = ClientDriver(first, nursery, config.max_in_flight)
+            driver.sampling, driver.elicitation, driver.roots = sampling, elicitation, roots
+            driver.on_log, driver.on_notification = on_log, on_notification
+            async with _open_framing(target, driver, config, nursery, headers) as hang_up:
+                client = Client(driver, config)
+                try:
+                    await _establish(client, capabilities, info)
+                    yield client
+                finally:
+                    await hang_up()
+                    nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # one error (the caller's own, or the session's) is raised as itself
+        error = single_error(group)
+        if error is None:
+            raise
+        raise error from error.__cause__
+
+
+def _capabilities(
+    sampling: SamplingHandler | None, elicitation: ElicitationHandler | None, roots: RootsHandler | None
+) -> ClientCapabilities:
+    declared: dict[str, Any] = {}
+    if sampling is not None:
+        declared["sampling"] = {}
+    if elicitation is not None:
+        declared["elicitation"] = {"form": {}}
+    if roots is not None:
+        declared["roots"] = {"listChanged": True}
+    return msgspec.convert(declared, ClientCapabilities)
+
+
+async def _establish(client: Client, capabilities: ClientCapabilities, info: Implementation) -> None:
+    """Choose the era and open the session (see the module docstring)."""
+    driver, config = client.driver, client.config
+    if config.era != "legacy":
+        try:
+            discovered = await driver.request("server/discover", timeout=config.discover_timeout)
+        except (RemoteError, RequestTimeout):
+            if config.era == "modern":
+                raise
+            discovered = None
+        if isinstance(discovered, DiscoverResult):
+            version = next((v for v in discovered.supported_versions if v in MODERN_VERSIONS), None)
+            if version is not None:
+                driver.session.version = version
+                client.remember_discovery(discovered)
+                return
+            if config.era == "modern":
+                supported = ", ".join(discovered.supported_versions)
+                raise RemoteError(-32022, f"the server speaks none of our modern versions (it offers {supported})")
+        following = driver.session.next_request_id
+        driver.session = ClientSession(capabilities=capabilities, client_info=info, next_request_id=following)
+    session = driver.session
+    await driver.request_message(session.initialize(), timeout=config.request_timeout)
+    await driver.send_message(session.initialized())
+
+
+class _ClientHost:
+    """What ``StreamConnection`` needs of a host, for one client session: its limits and its (only) session."""
+
+    __slots__ = ("driver", "limits")
+
+    def __init__(self, driver: ClientDriver, limits: ClientConfig) -> None:
+        self.driver = driver
+        self.limits = limits
+
+    def open_session(self, outlet: Outlet, place: Any, snapshot: bytes | None = None) -> SessionPort:
+        self.driver.outlet = outlet
+        return self.driver
+
+
+class _Unplaced:
+    """A client connection lives in no runtime shard: no handshake deadline, no rate limits, no table."""
+
+    __slots__ = ()
+
+    def forget_connection(self, connection_id: int) -> None:
+        pass
+
+    def awaiting_handshake(self, key: int | str) -> None:
+        pass
+
+    def limiter(self, kind: str, client: Any) -> None:
+        return None
+
+
+_UNPLACED: Final = _Unplaced()
+
+
+@asynccontextmanager
+async def _open_framing(
+    target: Target, driver: ClientDriver, config: ClientConfig, nursery: trio.Nursery, headers: dict[str, str] | None
+) -> AsyncIterator[Any]:
+    """Open the transport ``target`` names and attach ``driver``; yields the coroutine function that hangs up."""
+    if isinstance(target, str) and target.startswith(("http://", "https://")):
+        from mcp_trio.client.http import HttpOutlet
+
+        outlet = HttpOutlet(target, driver, config, nursery, headers or {})
+        driver.outlet = outlet
+        try:
+            yield outlet.aclose
+        finally:
+            await outlet.aclose()
+        return
+    if isinstance(target, str) and target.startswith(("ws://", "wss://")):
+        raise ValueError("the WebSocket client is not part of this release yet; use http://, tcp:// or unix:")
+    process: trio.Process | None = None
+    if isinstance(target, trio.abc.Stream):
+        stream: trio.abc.Stream = target
+    elif isinstance(target, str) and target.startswith("tcp://"):
+        host, port = _host_port(target[len("tcp://") :])
+        stream = await trio.open_tcp_stream(host, port)
+    elif isinstance(target, str) and target.startswith("unix:"):
+        stream = await trio.open_unix_socket(target[len("unix:") :].removeprefix("//"))
+    else:
+        argv = shlex.split(target) if isinstance(target, str) else list(target)
+        if not argv:
+            raise ValueError("an empty command line names no server to run")
+        process = await trio.lowlevel.open_process(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert process.stdin is not None
+        assert process.stdout is not None
+        stream = trio.StapledStream(process.stdin, process.stdout)
+    connection = StreamConnection(_ClientHost(driver, config), stream, _UNPLACED, next(_connection_ids))  # type: ignore[arg-type]
+    nursery.start_soon(connection.run)
+
+    async def hang_up() -> None:
+        with trio.CancelScope(shield=True):
+            if process is not None:
+                await _reap(process, stream, config.terminate_timeout)
+            else:
+                with trio.move_on_after(config.close_timeout):
+                    await connection.flush()
+            driver.close(ConnectionClosed("the client closed the session"))
+
+    try:
+        yield hang_up
+    finally:
+        await hang_up()
+
+
+async def _reap(process: trio.Process, stream: trio.abc.Stream, seconds: float) -> None:
+    """Close the server's stdin, then SIGTERM, then SIGKILL, waiting ``seconds`` between each."""
+    assert process.stdin is not None
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        await process.stdin.aclose()
+    with trio.move_on_after(seconds):
+        await process.wait()
+        return
+    process.terminate()
+    with trio.move_on_after(seconds):
+        await process.wait()
+        return
+    process.kill()
+    await process.wait()
+
+
+def _host_port(authority: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) from a URL's authority, ignoring a trailing path."""
+    authority = authority.partition("/")[0]
+    host, sep, port = authority.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"expected HOST:PORT, not {authority!r}")
+    return host.strip("[]"), int(port)

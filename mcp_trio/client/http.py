@@ -1,0 +1,466 @@
+"""Streamable HTTP for the client: the ``Outlet`` that carries a client session over h11, both wire eras.
+
+Theory of operation
+-------------------
+Every message is one POST. ``send`` of a request is the whole exchange: the answer (JSON, or an SSE stream of
+notifications, server requests and finally the response) is handed to the driver as it arrives, so by the time
+``send`` returns the request's waiter is resolved. Everything a server may send is bounded: heads by h11's
+``max_incomplete_event_size``, bodies and events by ``max_message_size``.
+
+* **2026-07-28**: each POST carries ``MCP-Protocol-Version`` and the routing headers (``Mcp-Method``,
+  ``Mcp-Name``, ``Mcp-Param-*`` for tool arguments whose schema says ``x-mcp-header``, learned from
+  ``tools/list``). Closing the response is the cancel: a cancelled exchange drops its connection and nothing
+  more is sent.
+* **Legacy**: the ``Mcp-Session-Id`` minted by ``initialize`` goes on every later request, with the negotiated
+  ``MCP-Protocol-Version``. A response stream that ends before its answer is resumed with a GET carrying
+  ``Last-Event-ID``, after the server's ``retry:`` delay, a bounded number of times. The standalone GET stream
+  (server notifications and requests outside any call) runs as one task when ``ClientConfig.standalone_stream``
+  is on; a 405 ends it quietly. Closing sends DELETE. A 404 for our session means the server ended it: the
+  session closes and its waiters fail.
+* Connections are reused: at most ``max_connections`` per client, idle ones kept (they are closed when the
+  server closes them or says ``Connection: close``). TLS (``https://``) uses the standard library's defaults.
+* An error status with a JSON-RPC error body answers the request with that error; any other is turned into one
+  that names the status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+import h11
+import msgspec
+import trio
+
+from mcp_trio.client.sse import SseParser
+from mcp_trio.protocol.errors import DECODE_ERRORS, McpError
+from mcp_trio.protocol.jsonrpc import ErrorObject, ErrorResponse, RequestId, decode_message
+from mcp_trio.transports.http.headers import (
+    HEADER_ANNOTATION,
+    LAST_EVENT_ID,
+    MCP_PROTOCOL_VERSION,
+    MCP_SESSION_ID,
+    routing_headers,
+)
+
+if TYPE_CHECKING:
+    from mcp_trio.client.config import ClientConfig
+    from mcp_trio.client.driver import ClientDriver
+
+__all__ = ["HttpOutlet", "HttpStatusError"]
+
+logger: Final = logging.getLogger("mcp_trio.client")
+_ACCEPT: Final = (b"accept", b"application/json, text/event-stream")
+_JSON: Final = (b"content-type", b"application/json")
+#: The JSON-RPC error code for an HTTP failure that carried no JSON-RPC error of its own.
+_HTTP_FAILURE: Final = -32603
+#: What a connection that broke or a server that misbehaved at the HTTP level raises.
+_GONE: Final = (OSError, trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError)
+
+
+class HttpStatusError(ConnectionError):
+    """The server answered with an HTTP error that is not a JSON-RPC answer (a proxy, a wrong URL)."""
+
+
+class _Peek(msgspec.Struct):
+    """What the outlet needs of an outgoing message: its method and params (for headers), and its id."""
+
+    method: str | None = None
+    id: Any = None
+    params: Any = None
+
+
+_peek: Final = msgspec.json.Decoder(_Peek)
+
+
+class _Connection:
+    """One HTTP/1.1 connection and its h11 state."""
+
+    __slots__ = ("h11", "stream")
+
+    def __init__(self, stream: trio.abc.Stream, max_head: int) -> None:
+        self.stream = stream
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head)
+
+
+class HttpOutlet:
+    """A client session's ``Outlet`` over Streamable HTTP (see the module docstring).
+
+    Args:
+        url: the MCP endpoint (``http://host:port/mcp``).
+        driver: the client session it carries.
+        config: limits.
+        nursery: the client's (the standalone stream and answers to server requests run there).
+        headers: extra headers on every request (``Authorization``...).
+    """
+
+    def __init__(
+        self, url: str, driver: ClientDriver, config: ClientConfig, nursery: trio.Nursery, headers: dict[str, str]
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http:// or https:// URL: {url!r}")
+        self.tls = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.tls else 80)
+        default_port = 443 if self.tls else 80
+        authority = f"[{self.host}]" if ":" in self.host else self.host
+        self.authority = authority if self.port == default_port else f"{authority}:{self.port}"
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.driver = driver
+        self.config = config
+        self.nursery = nursery
+        self.extra = [(name.lower().encode("ascii"), value.encode("latin-1")) for name, value in headers.items()]
+        self.session_id: str | None = None
+        #: tools/call arguments that travel as headers too: tool -> argument -> header suffix (from tools/list).
+        self.header_arguments: dict[str, dict[str, str]] = {}
+        self._idle: list[_Connection] = []
+        self._slots: trio.Semaphore | None = None  # one per open connection, made on first use
+        self._parser: SseParser | None = None  # the last response stream's (its id and retry resume it)
+        self._standalone = False
+        self._closed = False
+
+    @property
+    def cancels_by_closing(self) -> bool:
+        """On the 2026-07-28 wire closing a request's response is its cancel (no notification is sent)."""
+        return self.driver.session.modern
+
+    def learn_tools(self, tools: list[Any]) -> None:
+        """Remember which tool arguments must also travel as ``Mcp-Param-*`` headers (their ``x-mcp-header``)."""
+        for tool in tools:
+            properties = tool.input_schema.get("properties") if isinstance(tool.input_schema, Mapping) else None
+            found: dict[str, str] = {}
+            if isinstance(properties, Mapping):
+                for argument, schema in properties.items():
+                    suffix = schema.get(HEADER_ANNOTATION) if isinstance(schema, Mapping) else None
+                    if isinstance(suffix, str) and suffix:
+                        found[argument] = suffix
+            if found:
+                self.header_arguments[tool.name] = found
+            else:
+                self.header_arguments.pop(tool.name, None)
+
+    # ------------------------------------------------------------------ the Outlet interface
+
+    async def send(self, data: bytes, origin: RequestId | None) -> None:
+        """POST one message; for a request, read its whole answer into the driver."""
+        if self._closed:
+            raise trio.ClosedResourceError("the client is closed")
+        try:
+            message = _peek.decode(data)
+        except DECODE_ERRORS:
+            message = _Peek()
+        headers = self._headers(message)
+        await self._exchange(b"POST", headers, data, origin)
+        if message.method == "notifications/initialized" and self.config.standalone_stream and not self._standalone:
+            self._standalone = True
+            self.nursery.start_soon(self._listen)
+
+    async def answer(self, request_id: RequestId, data: bytes, status: int) -> None:
+        await self.send(data, None)
+
+    def done(self, request_id: RequestId) -> None:
+        pass
+
+    async def close_stream(self, origin: RequestId, retry_ms: int | None) -> bool:
+        await trio.lowlevel.checkpoint()
+        return False
+
+    async def aclose(self) -> None:
+        """End the session (legacy: DELETE) and close every connection."""
+        if self._closed:
+            return
+        session_id = self.session_id
+        if session_id is not None and not self.driver.session.modern:
+            deadline = trio.move_on_after(self.config.close_timeout)
+            with trio.CancelScope(shield=True), deadline, contextlib.suppress(*_GONE, ValueError):
+                await self._exchange(b"DELETE", self._base_headers(), b"", None)
+        self._closed = True
+        idle, self._idle = self._idle, []
+        with trio.CancelScope(shield=True):
+            for connection in idle:
+                await connection.stream.aclose()
+
+    # ------------------------------------------------------------------ requests
+
+    def _base_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"host", self.authority.encode("ascii")), *self.extra]
+        session = self.driver.session
+        if session.version is not None and (session.modern or session.server_info is not None):
+            headers.append((MCP_PROTOCOL_VERSION.encode(), session.version.encode("ascii")))
+        if self.session_id is not None and not session.modern:
+            headers.append((MCP_SESSION_ID.encode(), self.session_id.encode("ascii")))
+        return headers
+
+    def _headers(self, message: _Peek) -> list[tuple[bytes, bytes]]:
+        headers = self._base_headers()
+        headers.append(_ACCEPT)
+        headers.append(_JSON)
+        if self.driver.session.modern and message.method is not None:
+            params = message.params if isinstance(message.params, dict) else None
+            name = params.get("name") if params is not None and message.method == "tools/call" else None
+            extra = self.header_arguments.get(name) if isinstance(name, str) else None
+            for header, value in routing_headers(message.method, params, extra):
+                headers.append((header.encode("ascii"), value.encode("ascii")))
+        return headers
+
+    async def _exchange(
+        self, method: bytes, headers: list[tuple[bytes, bytes]], body: bytes, origin: RequestId | None
+    ) -> None:
+        for attempt in (1, 2):
+            reused = bool(self._idle)
+            connection = await self._acquire()
+            reusable = False
+            try:
+                h = connection.h11
+                out = h.send(h11.Request(method=method, target=self.target, headers=[*headers, _length(body)])) or b""
+                if body:
+                    out += h.send(h11.Data(data=body)) or b""
+                out += h.send(h11.EndOfMessage()) or b""
+                try:
+                    await connection.stream.send_all(out)
+                    response = await self._response(connection)
+                except (trio.BrokenResourceError, OSError):
+                    if reused and attempt == 1:
+                        continue  # the server closed an idle connection meanwhile: once more on a new one
+                    raise
+                reusable = await self._read(connection, response, origin, method)
+                return
+            finally:
+                await self._release(connection, reusable)
+
+    async def _read(
+        self, connection: _Connection, response: h11.Response, origin: RequestId | None, method: bytes
+    ) -> bool:
+        """Hand the response's messages to the driver; whether the connection can be reused."""
+        status = response.status_code
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers}
+        session_id = headers.get(MCP_SESSION_ID)
+        if session_id is not None and not self.driver.session.modern and self.session_id is None:
+            if not (session_id.isascii() and session_id.isprintable() and session_id and " " not in session_id):
+                raise HttpStatusError("the server sent an invalid Mcp-Session-Id")
+            self.session_id = session_id
+        content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if status == 200 and content_type == "text/event-stream":
+            answered = await self._events(connection, origin)
+            if not answered and origin is not None and not self.driver.session.modern:
+                await self._resume(origin)
+            return False  # the server ends a stream by closing or with the last chunk; never reused mid-stream
+        body = await self._body(connection)
+        if method == b"DELETE" or (origin is None and 200 <= status < 300):
+            return True
+        if 200 <= status < 300 and content_type == "application/json":
+            self._deliver_body(body, origin)
+            return True
+        if status == 202 and origin is None:
+            return True
+        self._deliver_failure(status, body, origin)
+        return True
+
+    def _deliver_body(self, body: bytes, origin: RequestId | None) -> None:
+        try:
+            message = decode_message(body)
+        except McpError as error:
+            self._fail(origin, _HTTP_FAILURE, f"the server's answer is not JSON-RPC: {error.message}")
+            return
+        for one in message if isinstance(message, list) else [message]:
+            if isinstance(one, McpError):
+                continue
+            self._deliver(one)
+
+    def _deliver_failure(self, status: int, body: bytes, origin: RequestId | None) -> None:
+        """An HTTP error: its JSON-RPC error if it carries one, else an error naming the status."""
+        try:
+            message = decode_message(body) if body else None
+        except McpError:
+            message = None
+        if isinstance(message, ErrorResponse) and origin is not None:
+            self._deliver(ErrorResponse(origin, message.error))
+        elif origin is not None:
+            self._fail(origin, _HTTP_FAILURE, f"HTTP {status} from the server")
+        if status == 404 and self.session_id is not None and not self.driver.session.modern:
+            from mcp_trio.client.driver import ConnectionClosed
+
+            self.driver.close(ConnectionClosed("the server ended the session (HTTP 404); open a new client"))
+
+    def _fail(self, origin: RequestId | None, code: int, text: str) -> None:
+        if origin is not None:
+            self._deliver(ErrorResponse(origin, ErrorObject(code, text)))
+
+    def _deliver(self, message: Any) -> None:
+        reply = self.driver.receive(message)
+        if reply.__class__ is bytes:  # an immediate answer (a server ping): it goes back as its own POST
+            self.nursery.start_soon(self._send_quietly, reply)
+
+    async def _send_quietly(self, data: bytes) -> None:
+        with contextlib.suppress(*_GONE):
+            await self.send(data, None)
+
+    # ------------------------------------------------------------------ server-sent events
+
+    async def _events(self, connection: _Connection, origin: RequestId | None, parser: SseParser | None = None) -> bool:
+        """Deliver a response stream's messages; whether the answer to ``origin`` was among them."""
+        parser = parser if parser is not None else SseParser(self.config.max_message_size)
+        self._parser = parser
+        answered = False
+        while (chunk := await self._next_chunk(connection)) is not None:
+            try:
+                events = parser.feed(chunk)
+            except ValueError as error:
+                self._fail(origin, _HTTP_FAILURE, str(error))
+                return True
+            for event in events:
+                if event.event != "message" or not event.data:
+                    continue
+                try:
+                    message = decode_message(event.data.encode("utf-8"))
+                except McpError:
+                    continue
+                if isinstance(message, list):
+                    continue
+                if origin is not None and getattr(message, "id", None) == origin and not hasattr(message, "method"):
+                    answered = True
+                self._deliver(message)
+        return answered
+
+    async def _resume(self, origin: RequestId) -> None:
+        """Legacy: the stream ended before its answer; resume it with ``Last-Event-ID`` (SEP-1699)."""
+        parser = self._parser
+        for _ in range(self.config.max_resumes):
+            if parser is None or parser.last_id is None:
+                break
+            await trio.sleep((parser.retry_ms if parser.retry_ms is not None else 1000) / 1000)
+            headers = [
+                *self._base_headers(),
+                (b"accept", b"text/event-stream"),
+                (LAST_EVENT_ID.encode(), parser.last_id.encode("utf-8")),
+            ]
+            connection = await self._acquire()
+            try:
+                h = connection.h11
+                await connection.stream.send_all(
+                    (h.send(h11.Request(method=b"GET", target=self.target, headers=headers)) or b"")
+                    + (h.send(h11.EndOfMessage()) or b"")
+                )
+                response = await self._response(connection)
+                if response.status_code != 200:
+                    await self._body(connection)
+                    break
+                if await self._events(connection, origin, parser):
+                    return
+            finally:
+                await self._release(connection, False)
+        self._fail(origin, _HTTP_FAILURE, "the server's response stream ended before the answer")
+
+    async def _listen(self) -> None:
+        """Legacy: the standalone GET stream, reconnected after ``retry:`` while the server keeps it (405: none)."""
+        failures = 0
+        while not self._closed and not self.driver.closed and failures < self.config.max_resumes:
+            parser = SseParser(self.config.max_message_size)
+            headers = [*self._base_headers(), (b"accept", b"text/event-stream")]
+            try:
+                connection = await self._acquire()
+            except OSError:
+                return
+            try:
+                h = connection.h11
+                await connection.stream.send_all(
+                    (h.send(h11.Request(method=b"GET", target=self.target, headers=headers)) or b"")
+                    + (h.send(h11.EndOfMessage()) or b"")
+                )
+                response = await self._response(connection)
+                if response.status_code != 200:
+                    await self._body(connection)
+                    return
+                failures = 0
+                await self._events(connection, None, parser)
+            except _GONE:
+                failures += 1
+            finally:
+                await self._release(connection, False)
+            await trio.sleep((parser.retry_ms if parser.retry_ms is not None else 1000) / 1000)
+
+    # ------------------------------------------------------------------ connections and bounded reads
+
+    async def _acquire(self) -> _Connection:
+        """An idle connection, else a new one once fewer than ``max_connections`` are open."""
+        if self._idle:
+            return self._idle.pop()
+        slots = self._slots
+        if slots is None:
+            slots = self._slots = trio.Semaphore(self.config.max_connections)
+        await slots.acquire()
+        if self._idle:
+            slots.release()
+            return self._idle.pop()
+        try:
+            if self.tls:
+                context = ssl.create_default_context()
+                stream: trio.abc.Stream = await trio.open_ssl_over_tcp_stream(
+                    self.host, self.port, ssl_context=context, https_compatible=True
+                )
+            else:
+                stream = await trio.open_tcp_stream(self.host, self.port)
+        except BaseException:
+            slots.release()
+            raise
+        return _Connection(stream, self.config.max_head_bytes)
+
+    async def _release(self, connection: _Connection, reusable: bool) -> None:
+        h = connection.h11
+        if reusable and not self._closed and h.our_state is h11.DONE and h.their_state is h11.DONE:
+            h.start_next_cycle()
+            self._idle.append(connection)
+            return
+        if self._slots is not None:
+            self._slots.release()
+        with trio.CancelScope(shield=True):
+            await connection.stream.aclose()
+
+    async def _next_event(self, connection: _Connection) -> Any:
+        h = connection.h11
+        while True:
+            event = h.next_event()
+            if event is h11.NEED_DATA:
+                data = await connection.stream.receive_some(self.config.receive_size)
+                h.receive_data(bytes(data))
+                continue
+            return event
+
+    async def _response(self, connection: _Connection) -> h11.Response:
+        while True:
+            event = await self._next_event(connection)
+            if isinstance(event, h11.Response):
+                return event
+            if isinstance(event, h11.ConnectionClosed):
+                raise trio.BrokenResourceError("the server closed the connection before answering")
+            if not isinstance(event, h11.InformationalResponse):
+                raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} before the response")
+
+    async def _next_chunk(self, connection: _Connection) -> bytes | None:
+        """The next piece of the response body; ``None`` at its end."""
+        while True:
+            event = await self._next_event(connection)
+            if isinstance(event, h11.Data):
+                return bytes(event.data)
+            if isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return None
+
+    async def _body(self, connection: _Connection) -> bytes:
+        limit = self.config.max_message_size
+        chunks: list[bytes] = []
+        size = 0
+        while (chunk := await self._next_chunk(connection)) is not None:
+            size += len(chunk)
+            if size > limit:
+                raise HttpStatusError(f"a response body over {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _length(body: bytes) -> tuple[bytes, bytes]:
+    return (b"content-length", str(len(body)).encode("ascii"))
