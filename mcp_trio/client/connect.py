@@ -70,6 +70,7 @@ async def open_client(
     on_log: LogHandler | None = None,
     on_notification: NotificationHandler | None = None,
     headers: dict[str, str] | None = None,
+    auth: Any = None,
 ) -> AsyncIterator[Client]:
     """Connect to an MCP server, establish a session, and close it when the block ends.
 
@@ -85,7 +86,8 @@ async def open_client(
         on_log: receives each ``notifications/message``.
         on_notification: receives ``(method, params)`` of every other notification (list changes, resource
             updates...).
-        headers: HTTP only: extra request headers (``Authorization``...).
+        headers: HTTP only: extra request headers.
+        auth: HTTP only: how to authenticate (an ``HttpAuth``: credentials per request, renewed on 401/403).
 
     Raises:
         ValueError: a target that names no transport this client has.
@@ -101,7 +103,7 @@ async def open_client(
             driver = ClientDriver(first, nursery, config.max_in_flight)
             driver.sampling, driver.elicitation, driver.roots = sampling, elicitation, roots
             driver.on_log, driver.on_notification = on_log, on_notification
-            async with _open_framing(target, driver, config, nursery, headers) as hang_up:
+            async with _open_framing(target, driver, config, nursery, headers, auth) as hang_up:
                 client = Client(driver, config)
                 try:
                     await _establish(client, capabilities, info)
@@ -189,13 +191,19 @@ _UNPLACED: Final = _Unplaced()
 
 @asynccontextmanager
 async def _open_framing(
-    target: Target, driver: ClientDriver, config: ClientConfig, nursery: trio.Nursery, headers: dict[str, str] | None
+    target: Target,
+    driver: ClientDriver,
+    config: ClientConfig,
+    nursery: trio.Nursery,
+    headers: dict[str, str] | None,
+    auth: Any,
 ) -> AsyncIterator[Any]:
     """Open the transport ``target`` names and attach ``driver``; yields the coroutine function that hangs up."""
     if isinstance(target, str) and target.startswith(("http://", "https://")):
         from mcp_trio.client.http import HttpOutlet
 
         outlet = HttpOutlet(target, driver, config, nursery, headers or {})
+        outlet.auth = auth
         driver.outlet = outlet
         try:
             yield outlet.aclose
@@ -204,6 +212,8 @@ async def _open_framing(
         return
     if isinstance(target, str) and target.startswith(("ws://", "wss://")):
         raise ValueError("the WebSocket client is not part of this release yet; use http://, tcp:// or unix:")
+    if auth is not None:
+        raise ValueError("auth applies to http:// and https:// targets only")
     process: trio.Process | None = None
     if isinstance(target, trio.abc.Stream):
         stream: trio.abc.Stream = target

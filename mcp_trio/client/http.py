@@ -29,7 +29,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import h11
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from mcp_trio.client.config import ClientConfig
     from mcp_trio.client.driver import ClientDriver
 
-__all__ = ["HttpOutlet", "HttpStatusError"]
+__all__ = ["HttpOutlet", "HttpAuth", "HttpStatusError"]
 
 logger: Final = logging.getLogger("mcp_trio.client")
 _ACCEPT: Final = (b"accept", b"application/json, text/event-stream")
@@ -60,6 +60,20 @@ _JSON: Final = (b"content-type", b"application/json")
 _HTTP_FAILURE: Final = -32603
 #: What a connection that broke or a server that misbehaved at the HTTP level raises.
 _GONE: Final = (OSError, trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError)
+
+
+class HttpAuth(Protocol):
+    """How an HTTP client session authenticates (an OAuth provider, a static token).
+
+    ``headers`` gives the credentials for one request (``Authorization: Bearer ...``). When the server answers
+    401 or 403, ``unauthorized`` gets the status, the response headers (``www-authenticate`` names the resource
+    metadata and scope) and the endpoint URL; it returns True once it has new credentials, and the request is
+    sent once more. False (or a second refusal) fails the request with an error naming the status.
+    """
+
+    async def headers(self) -> list[tuple[bytes, bytes]]: ...
+
+    async def unauthorized(self, status: int, headers: dict[str, str], url: str) -> bool: ...
 
 
 class HttpStatusError(ConnectionError):
@@ -101,6 +115,9 @@ class HttpOutlet:
     def __init__(
         self, url: str, driver: ClientDriver, config: ClientConfig, nursery: trio.Nursery, headers: dict[str, str]
     ) -> None:
+        self.url = url
+        #: Credentials for every request, refreshed on 401/403 (``HttpAuth``; OAuth lives in ``client.auth``).
+        self.auth: HttpAuth | None = None
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http:// or https:// URL: {url!r}")
@@ -211,13 +228,15 @@ class HttpOutlet:
     async def _exchange(
         self, method: bytes, headers: list[tuple[bytes, bytes]], body: bytes, origin: RequestId | None
     ) -> None:
-        for attempt in (1, 2):
+        retried_connection = retried_auth = False
+        while True:
             reused = bool(self._idle)
             connection = await self._acquire()
             reusable = False
             try:
+                sent = headers if self.auth is None else [*headers, *await self.auth.headers()]
                 h = connection.h11
-                out = h.send(h11.Request(method=method, target=self.target, headers=[*headers, _length(body)])) or b""
+                out = h.send(h11.Request(method=method, target=self.target, headers=[*sent, _length(body)])) or b""
                 if body:
                     out += h.send(h11.Data(data=body)) or b""
                 out += h.send(h11.EndOfMessage()) or b""
@@ -225,20 +244,34 @@ class HttpOutlet:
                     await connection.stream.send_all(out)
                     response = await self._response(connection)
                 except (trio.BrokenResourceError, OSError):
-                    if reused and attempt == 1:
+                    if reused and not retried_connection:
+                        retried_connection = True
                         continue  # the server closed an idle connection meanwhile: once more on a new one
                     raise
+                status = response.status_code
+                if status in (401, 403) and self.auth is not None and not retried_auth:
+                    await self._body(connection)
+                    reusable = True
+                    if await self.auth.unauthorized(status, _header_map(response), self.url):
+                        retried_auth = True
+                        continue  # new credentials: once more
+                    await self._deliver_failure_now(status, origin)
+                    return
                 reusable = await self._read(connection, response, origin, method)
                 return
             finally:
                 await self._release(connection, reusable)
+
+    async def _deliver_failure_now(self, status: int, origin: RequestId | None) -> None:
+        await trio.lowlevel.checkpoint()
+        self._fail(origin, _HTTP_FAILURE, f"HTTP {status} from the server: not authorized")
 
     async def _read(
         self, connection: _Connection, response: h11.Response, origin: RequestId | None, method: bytes
     ) -> bool:
         """Hand the response's messages to the driver; whether the connection can be reused."""
         status = response.status_code
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers}
+        headers = _header_map(response)
         session_id = headers.get(MCP_SESSION_ID)
         if session_id is not None and not self.driver.session.modern and self.session_id is None:
             if not (session_id.isascii() and session_id.isprintable() and session_id and " " not in session_id):
@@ -460,6 +493,11 @@ class HttpOutlet:
                 raise HttpStatusError(f"a response body over {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _header_map(response: h11.Response) -> dict[str, str]:
+    """A response's headers by lower-case name (h11 lower-cases them; a repeated one keeps its last value)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers}
 
 
 def _length(body: bytes) -> tuple[bytes, bytes]:
