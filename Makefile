@@ -12,7 +12,7 @@ CONFORMANCE_PORT ?= 3901
 CONFORMANCE_SERVER ?= $(VENV)/bin/mcp-trio serve mcp_trio.conformance_fixture:build_fixture_server --http 127.0.0.1:$(CONFORMANCE_PORT)
 CONFORMANCE_ARGS ?=
 
-.PHONY: serve test lint typecheck pytest conformance conformance-install bench clean
+.PHONY: serve test lint typecheck pytest conformance conformance-client conformance-install bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)" >&2; exit 1; }
@@ -48,8 +48,13 @@ conformance-install: $(TEST_STAMP)
 conformance: $(TEST_STAMP)
 	$(PY) scripts/conformance.py serve-and-run --server-cmd "$(CONFORMANCE_SERVER)" --port $(CONFORMANCE_PORT) $(CONFORMANCE_ARGS)
 
-# The README's test command: lint, types, conformance, then the tests (pytest's summary line comes last).
-test: lint typecheck conformance pytest
+# The client suites (0.1.16 --suite all, alpha --requirements for both wires) against our conformance client.
+conformance-client: $(TEST_STAMP)
+	$(PY) scripts/conformance.py client --command "$(abspath $(PY)) -m mcp_trio.conformance_client"
+
+# The README's test command: lint, types, conformance (server and client), then the tests (pytest's summary line
+# comes last).
+test: lint typecheck conformance conformance-client pytest
 
 # Benchmarks are programs that print figures, never timed tests.
 bench: $(TEST_STAMP)

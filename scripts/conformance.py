@@ -62,6 +62,12 @@ EXTRA_MODERN_SCENARIOS = (
     "json-schema-2020-12",
 )
 EXTRA_MODERN_PREFIXES = ("tasks-",)
+# Client scenarios whose checks measure wall-clock timing (SSE `retry:`): on 2 busy cores a suite run in parallel
+# can be late by tens of milliseconds, so a failure there is re-run on its own before it counts (never skipped).
+TIMING_SENSITIVE_CLIENT_SCENARIOS = ("sse-retry",)
+# Client scenarios (names or name prefixes) allowed to fail, each with the reason (empty: every scored client
+# scenario must pass).
+CLIENT_EXPECTED_FAILURES: dict[str, str] = {"auth/": "the OAuth client flows are being built (issue 18)"}
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / ".conformance"
@@ -124,12 +130,18 @@ class LegResult:
     totals: str
     unscored: set[str]  # scenarios the harness listed as "Not scored" for a --requirements run
     scored_only: bool  # judge only scored scenarios (their unscored ones are run by another leg)
+    by_scenario: bool = False  # client legs: the harness exits 1 for any failure, so judge the scenarios
 
     def counts(self, scenario: str) -> bool:
-        return not (self.scored_only and scenario in self.unscored)
+        expected = any(scenario.startswith(prefix) for prefix in CLIENT_EXPECTED_FAILURES)
+        return not (self.scored_only and scenario in self.unscored) and not expected
 
     @property
     def ok(self) -> bool:
+        if self.by_scenario:
+            if self.returncode is None or not self.scenarios:
+                return False
+            return all(ok for name, ok, _ in self.scenarios if self.counts(name))
         if self.returncode != 0:
             return False
         if self.scored_only:
@@ -340,7 +352,18 @@ def run_leg(node: Node, leg: Leg, log_dir: Path) -> LegResult:
     if not scenarios and not totals and rc == 0:
         failures.append("no results found in the harness output")
     return LegResult(
-        leg.name, leg.version, cmd, log, rc, seconds, scenarios, failures, totals, unscored, leg.scored_only
+        leg.name,
+        leg.version,
+        cmd,
+        log,
+        rc,
+        seconds,
+        scenarios,
+        failures,
+        totals,
+        unscored | set(leg.unscored),
+        leg.scored_only,
+        leg.by_scenario,
     )
 
 
@@ -370,6 +393,8 @@ class Leg:
     args: tuple[str, ...]
     timeout: float
     scored_only: bool = False
+    by_scenario: bool = False
+    unscored: tuple[str, ...] = ()  # judged elsewhere or not at all (extension scenarios of a client suite)
 
 
 def plan(node: Node, url: str, suite_set: str) -> list[Leg]:
@@ -440,6 +465,95 @@ def plan(node: Node, url: str, suite_set: str) -> list[Leg]:
     return out
 
 
+def plan_client(node: Node, command: str, suite_set: str) -> list[Leg]:
+    """The client legs: 0.1.16 ``--suite all`` and alpha ``--requirements`` for both wires, judged per scenario
+    (extension scenarios are listed but not scored); ``scenario:NAME`` runs one scenario at the modern wire."""
+    if suite_set.startswith("scenario:"):
+        name = suite_set.removeprefix("scenario:")
+        args = ("client", "--command", command, "--spec-version", MODERN_WIRE, "--scenario", name)
+        return [Leg(f"client-{name}", MODERN_VERSION, args, SCENARIO_TIMEOUT, by_scenario=True)]
+    extensions = tuple(_tagged(node, LEGACY_VERSION, "extension") | _tagged(node, MODERN_VERSION, "extension"))
+    legs = {
+        "client-0.1.16": Leg(
+            "client-0.1.16",
+            LEGACY_VERSION,
+            ("client", "--command", command, "--suite", "all"),
+            SUITE_TIMEOUT,
+            scored_only=True,
+            by_scenario=True,
+            unscored=extensions,
+        ),
+        "client-req-2025-11-25": Leg(
+            "client-req-2025-11-25",
+            MODERN_VERSION,
+            ("client", "--command", command, "--requirements", LEGACY_WIRE),
+            SUITE_TIMEOUT,
+            scored_only=True,
+            by_scenario=True,
+            unscored=extensions,
+        ),
+        "client-req-2026-07-28": Leg(
+            "client-req-2026-07-28",
+            MODERN_VERSION,
+            ("client", "--command", command, "--requirements", MODERN_WIRE),
+            SUITE_TIMEOUT,
+            scored_only=True,
+            by_scenario=True,
+            unscored=extensions,
+        ),
+    }
+    wanted = list(legs) if suite_set == "all" else [item.strip() for item in suite_set.split(",") if item.strip()]
+    unknown = [name for name in wanted if name not in legs]
+    if unknown:
+        raise SetupError(f"unknown client suite set {unknown}; use all, {', '.join(legs)} or scenario:NAME")
+    return [legs[name] for name in wanted]
+
+
+def _tagged(node: Node, version: str, tag: str) -> set[str]:
+    """Client scenarios `list --client` marks with ``[tag]`` (e.g. ``extension``)."""
+    cmd = harness_cmd(node, version, ["list", "--client"])
+    proc = subprocess.run(
+        cmd, cwd=harness_dir(version), env=node.env(), capture_output=True, text=True, timeout=LIST_TIMEOUT
+    )
+    found = set()
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^\s*-\s+(\S+)\s+\[([^\]]*)\]", ANSI.sub("", line))
+        if m and tag in (part.strip() for part in m.group(2).split(",")):
+            found.add(m.group(1))
+    return found
+
+
+def rerun_timing_sensitive(node: Node, result: LegResult, command: str, log_dir: Path) -> None:
+    """Re-run, on its own, each timing-sensitive client scenario that failed in a parallel suite run."""
+    for index, (scenario, ok, _) in enumerate(result.scenarios):
+        if ok or scenario not in TIMING_SENSITIVE_CLIENT_SCENARIOS:
+            continue
+        args: tuple[str, ...] = ("client", "--command", command, "--scenario", scenario)
+        if result.version == MODERN_VERSION:
+            args = (*args, "--spec-version", LEGACY_WIRE)
+        solo = run_leg(node, Leg(f"{result.name}-{scenario}-solo", result.version, args, SCENARIO_TIMEOUT), log_dir)
+        if solo.ok:
+            result.scenarios[index] = (scenario, True, f"passed when re-run on its own ({solo.totals})")
+
+
+def run_client(node: Node, command: str, suite_set: str, *, verbose: bool) -> int:
+    install(node)
+    legs = plan_client(node, command, suite_set)
+    log_dir = new_log_dir()
+    print(f"[conformance] node {node.version}; {len(legs)} client legs; logs in {log_dir.relative_to(ROOT)}")
+    results = []
+    for leg in legs:
+        result = run_leg(node, leg, log_dir)
+        rerun_timing_sensitive(node, result, command, log_dir)
+        results.append(result)
+        report(result, verbose=verbose)
+    failed = [r for r in results if not r.ok]
+    print(f"\n=== client conformance: {len(results) - len(failed)}/{len(results)} legs passed ===")
+    for name, reason in CLIENT_EXPECTED_FAILURES.items():
+        print(f"  allowed to fail: {name}: {reason}")
+    return 1 if failed else 0
+
+
 def new_log_dir() -> Path:
     LOG_ROOT.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -463,7 +577,7 @@ def report(result: LegResult, *, verbose: bool) -> None:
         tag = (
             ""
             if scenario not in result.unscored
-            else "  (unscored" + (")" if result.counts(scenario) else "; judged by modern-extra)")
+            else "  (unscored" + (")" if result.counts(scenario) or result.by_scenario else "; judged by modern-extra)")
         )
         print(f"   {'✓' if ok else '✗'} {scenario}: {counts}{tag}")
     shown = result.failures if verbose else result.failures[:25]
@@ -474,7 +588,12 @@ def report(result: LegResult, *, verbose: bool) -> None:
     if not result.ok:
         print(f"   log: {result.log.relative_to(ROOT)}")
         failed = [s for s, ok, _ in result.scenarios if not ok and result.counts(s)]
-        if failed:
+        if failed and result.by_scenario:
+            print(
+                f"   details: .venv/bin/python scripts/conformance.py raw {result.version} -- client --command CMD "
+                f"--scenario {failed[0]} [--spec-version {MODERN_WIRE}]"
+            )
+        elif failed:
             print(
                 f"   details: .venv/bin/python scripts/conformance.py raw {result.version} -- server --url URL "
                 f"--scenario {failed[0]} [--spec-version {MODERN_WIRE} --force]"
@@ -605,6 +724,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--suite-set", default="all", help=suite_help)
     p_serve.add_argument("-v", "--verbose", action="store_true")
 
+    p_client = sub.add_parser("client", help="run the client suites against a client command")
+    p_client.add_argument(
+        "--command", dest="command_line", required=True, help="the client command; the harness appends the server URL"
+    )
+    p_client.add_argument(
+        "--suite-set",
+        default="all",
+        help="all (default), client-0.1.16, client-req-2025-11-25, client-req-2026-07-28, or scenario:NAME",
+    )
+    p_client.add_argument("-v", "--verbose", action="store_true")
+
     p_raw = sub.add_parser("raw", help="pass arguments straight to one harness version (e.g. list, --verbose)")
     p_raw.add_argument("version", choices=VERSIONS)
     p_raw.add_argument("harness_args", nargs=argparse.REMAINDER, help="arguments after --")
@@ -637,6 +767,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_all(node, args.url, args.suite_set, verbose=args.verbose)
         if args.command == "serve-and-run":
             return serve_and_run(node, args)
+        if args.command == "client":
+            return run_client(node, args.command_line, args.suite_set, verbose=args.verbose)
         if args.command == "raw":
             install(node, [args.version])
             extra = args.harness_args[1:] if args.harness_args[:1] == ["--"] else args.harness_args

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+import msgspec
 import trio
 from msgspec import UNSET
 
@@ -137,14 +138,19 @@ class Client:
     async def list_tools_page(self, cursor: str | None = None, *, timeout: Any = _NO_TIMEOUT) -> ListToolsResult:
         """One page of tools; pass its ``next_cursor`` for the next."""
         result: ListToolsResult = await self.request("tools/list", _page(cursor), timeout=timeout)
-        self._learn(result.tools)
+        usable = self._usable(result.tools)
+        if len(usable) != len(result.tools):
+            result = msgspec.structs.replace(result, tools=usable)
         return result
 
-    def _learn(self, tools: list[Tool]) -> None:
-        """Show listed tools to the framing (HTTP sends arguments marked ``x-mcp-header`` as headers too)."""
+    def _usable(self, tools: list[Tool]) -> list[Tool]:
+        """Show listed tools to the framing (HTTP sends arguments marked ``x-mcp-header`` as headers too) and leave
+        out those it cannot call (an invalid ``x-mcp-header``: SEP-2243 says a client must not use them)."""
         learn = getattr(self.driver.outlet, "learn_tools", None)
-        if learn is not None:
-            learn(tools)
+        if learn is None:
+            return tools
+        invalid: set[str] = learn(tools)
+        return [tool for tool in tools if tool.name not in invalid] if invalid else tools
 
     async def list_resources(self, *, timeout: Any = _NO_TIMEOUT) -> list[Resource]:
         return [item async for item in self._every("resources/list", "resources", timeout)]
@@ -178,9 +184,8 @@ class Client:
         seen: set[str] = set()
         for _ in range(self.config.max_pages):
             result = await self.request(method, _page(cursor), timeout=timeout)
-            if method == "tools/list":
-                self._learn(result.tools)
-            for item in getattr(result, field):
+            items = self._usable(result.tools) if method == "tools/list" else getattr(result, field)
+            for item in items:
                 yield item
             following = result.next_cursor
             if following is UNSET or following is None:

@@ -66,6 +66,7 @@ from mcp_trio.protocol.types import (
     ListRootsResult,
     Root,
 )
+from mcp_trio.protocol.versions import MODERN_VERSIONS
 from mcp_trio.transports.port import RUNNING, Outlet, Reply
 
 __all__ = [
@@ -82,6 +83,8 @@ __all__ = [
 ]
 
 logger: Final = logging.getLogger("mcp_trio.client")
+#: The 2026-07-28 error for a protocol version the server does not speak.
+_UNSUPPORTED_VERSION: Final = -32022
 #: Seconds an answer to a server request may take to be written before it is dropped.
 _ANSWER_SECONDS: Final = 5.0
 #: Seconds telling the server about a request we gave up may take.
@@ -178,7 +181,13 @@ class ClientDriver:
         request = self.session.send_request(method, params, progress_token=token)
         try:
             with trio.fail_after(timeout) if timeout is not None else _NoDeadline():
-                result = await self._exchange(request, on_progress)
+                try:
+                    result = await self._exchange(request, on_progress)
+                except RemoteError as error:
+                    if not self._switch_version(error):
+                        raise
+                    request = self.session.send_request(method, params, progress_token=token)
+                    result = await self._exchange(request, on_progress)
                 rounds = 0
                 while type(result) is InputRequiredResult:
                     rounds += 1
@@ -192,6 +201,24 @@ class ClientDriver:
         except trio.TooSlowError:
             raise RequestTimeout(f"{method} got no answer within {timeout} s") from None
         return result
+
+    def _switch_version(self, error: RemoteError) -> bool:
+        """On -32022 (2026-07-28: the server does not speak the version we named), adopt the newest version of
+        ``data.supported`` we also speak; whether the request is worth sending again (once: it may be the version
+        we sent, if the server's first answer was wrong)."""
+        session = self.session
+        data = error.data
+        if error.code != _UNSUPPORTED_VERSION or not session.modern or not isinstance(data, dict):
+            return False
+        supported = data.get("supported")
+        if not isinstance(supported, list):
+            return False
+        ours = session.versions or ()
+        choice = next((v for v in ours if v in supported and v in MODERN_VERSIONS), None)
+        if choice is None:
+            return False
+        session.version = choice
+        return True
 
     async def request_message(self, request: Request, *, timeout: float | None = None) -> Any:
         """Send a request the session already built (``initialize``) and return its decoded result."""
@@ -246,6 +273,11 @@ class ClientDriver:
         gone = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed, OSError)
         with trio.CancelScope(shield=True), trio.move_on_after(_CANCEL_NOTE_SECONDS), contextlib.suppress(*gone):
             await self.outlet.send(encode_message(note), None)
+
+    def answered(self, request_id: RequestId) -> bool:
+        """Whether ``request_id`` no longer awaits an answer (it came, or the request was given up)."""
+        waiter = self._waiters.get(request_id)
+        return waiter is None or waiter.done.is_set()
 
     async def notify(self, method: str, params: Any = UNSET) -> None:
         """Send a client notification (``notifications/roots/list_changed``...)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -40,10 +39,10 @@ from mcp_trio.client.sse import SseParser
 from mcp_trio.protocol.errors import DECODE_ERRORS, McpError
 from mcp_trio.protocol.jsonrpc import ErrorObject, ErrorResponse, RequestId, decode_message
 from mcp_trio.transports.http.headers import (
-    HEADER_ANNOTATION,
     LAST_EVENT_ID,
     MCP_PROTOCOL_VERSION,
     MCP_SESSION_ID,
+    header_arguments,
     routing_headers,
 )
 
@@ -137,7 +136,6 @@ class HttpOutlet:
         self.header_arguments: dict[str, dict[str, str]] = {}
         self._idle: list[_Connection] = []
         self._slots: trio.Semaphore | None = None  # one per open connection, made on first use
-        self._parser: SseParser | None = None  # the last response stream's (its id and retry resume it)
         self._standalone = False
         self._closed = False
 
@@ -146,20 +144,22 @@ class HttpOutlet:
         """On the 2026-07-28 wire closing a request's response is its cancel (no notification is sent)."""
         return self.driver.session.modern
 
-    def learn_tools(self, tools: list[Any]) -> None:
-        """Remember which tool arguments must also travel as ``Mcp-Param-*`` headers (their ``x-mcp-header``)."""
+    def learn_tools(self, tools: list[Any]) -> set[str]:
+        """Remember which tool arguments must also travel as ``Mcp-Param-*`` headers (their ``x-mcp-header``);
+        returns the names of tools whose annotations are invalid, which a client must not use (SEP-2243)."""
+        invalid: set[str] = set()
         for tool in tools:
-            properties = tool.input_schema.get("properties") if isinstance(tool.input_schema, Mapping) else None
-            found: dict[str, str] = {}
-            if isinstance(properties, Mapping):
-                for argument, schema in properties.items():
-                    suffix = schema.get(HEADER_ANNOTATION) if isinstance(schema, Mapping) else None
-                    if isinstance(suffix, str) and suffix:
-                        found[argument] = suffix
+            try:
+                found = header_arguments(tool.input_schema)
+            except ValueError as error:
+                logger.warning("tool %r left out: %s", tool.name, error)
+                invalid.add(tool.name)
+                found = {}
             if found:
                 self.header_arguments[tool.name] = found
             else:
                 self.header_arguments.pop(tool.name, None)
+        return invalid
 
     # ------------------------------------------------------------------ the Outlet interface
 
@@ -175,7 +175,7 @@ class HttpOutlet:
         await self._exchange(b"POST", headers, data, origin)
         if message.method == "notifications/initialized" and self.config.standalone_stream and not self._standalone:
             self._standalone = True
-            self.nursery.start_soon(self._listen)
+            await self.nursery.start(self._listen)
 
     async def answer(self, request_id: RequestId, data: bytes, status: int) -> None:
         await self.send(data, None)
@@ -279,9 +279,10 @@ class HttpOutlet:
             self.session_id = session_id
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if status == 200 and content_type == "text/event-stream":
-            answered = await self._events(connection, origin)
+            parser = SseParser(self.config.max_message_size)
+            answered = await self._events(connection, origin, parser)
             if not answered and origin is not None and not self.driver.session.modern:
-                await self._resume(origin)
+                await self._resume(origin, parser)
             return False  # the server ends a stream by closing or with the last chunk; never reused mid-stream
         body = await self._body(connection)
         if method == b"DELETE" or (origin is None and 200 <= status < 300):
@@ -335,11 +336,11 @@ class HttpOutlet:
 
     # ------------------------------------------------------------------ server-sent events
 
-    async def _events(self, connection: _Connection, origin: RequestId | None, parser: SseParser | None = None) -> bool:
-        """Deliver a response stream's messages; whether the answer to ``origin`` was among them."""
-        parser = parser if parser is not None else SseParser(self.config.max_message_size)
-        self._parser = parser
-        answered = False
+    async def _events(self, connection: _Connection, origin: RequestId | None, parser: SseParser) -> bool:
+        """Deliver a stream's messages until it ends, or until ``origin`` is answered (whichever stream the
+        answer came on: a server may send it on the standalone stream); whether it was answered."""
+        if origin is not None and self.driver.answered(origin):
+            return True
         while (chunk := await self._next_chunk(connection)) is not None:
             try:
                 events = parser.feed(chunk)
@@ -355,31 +356,22 @@ class HttpOutlet:
                     continue
                 if isinstance(message, list):
                     continue
-                if origin is not None and getattr(message, "id", None) == origin and not hasattr(message, "method"):
-                    answered = True
                 self._deliver(message)
-        return answered
+                if origin is not None and self.driver.answered(origin):
+                    return True
+        return origin is not None and self.driver.answered(origin)
 
-    async def _resume(self, origin: RequestId) -> None:
+    async def _resume(self, origin: RequestId, parser: SseParser) -> None:
         """Legacy: the stream ended before its answer; resume it with ``Last-Event-ID`` (SEP-1699)."""
-        parser = self._parser
         for _ in range(self.config.max_resumes):
-            if parser is None or parser.last_id is None:
+            if parser.last_id is None:
                 break
             await trio.sleep((parser.retry_ms if parser.retry_ms is not None else 1000) / 1000)
-            headers = [
-                *self._base_headers(),
-                (b"accept", b"text/event-stream"),
-                (LAST_EVENT_ID.encode(), parser.last_id.encode("utf-8")),
-            ]
+            if self.driver.answered(origin):
+                return  # the answer came another way meanwhile (the standalone stream)
             connection = await self._acquire()
             try:
-                h = connection.h11
-                await connection.stream.send_all(
-                    (h.send(h11.Request(method=b"GET", target=self.target, headers=headers)) or b"")
-                    + (h.send(h11.EndOfMessage()) or b"")
-                )
-                response = await self._response(connection)
+                response = await self._get(connection, parser)
                 if response.status_code != 200:
                     await self._body(connection)
                     break
@@ -389,33 +381,47 @@ class HttpOutlet:
                 await self._release(connection, False)
         self._fail(origin, _HTTP_FAILURE, "the server's response stream ended before the answer")
 
-    async def _listen(self) -> None:
-        """Legacy: the standalone GET stream, reconnected after ``retry:`` while the server keeps it (405: none)."""
+    async def _listen(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Legacy: the standalone GET stream, reconnected after ``retry:`` with ``Last-Event-ID`` while the server
+        keeps it (405: the server has none). Started once its first answer arrived, so the session's next request
+        never races the stream's opening."""
         failures = 0
-        while not self._closed and not self.driver.closed and failures < self.config.max_resumes:
-            parser = SseParser(self.config.max_message_size)
-            headers = [*self._base_headers(), (b"accept", b"text/event-stream")]
-            try:
-                connection = await self._acquire()
-            except OSError:
-                return
-            try:
-                h = connection.h11
-                await connection.stream.send_all(
-                    (h.send(h11.Request(method=b"GET", target=self.target, headers=headers)) or b"")
-                    + (h.send(h11.EndOfMessage()) or b"")
-                )
-                response = await self._response(connection)
-                if response.status_code != 200:
-                    await self._body(connection)
+        parser = SseParser(self.config.max_message_size)
+        started = False
+        try:
+            while not self._closed and not self.driver.closed and failures < self.config.max_resumes:
+                try:
+                    connection = await self._acquire()
+                except OSError:
                     return
-                failures = 0
-                await self._events(connection, None, parser)
-            except _GONE:
-                failures += 1
-            finally:
-                await self._release(connection, False)
-            await trio.sleep((parser.retry_ms if parser.retry_ms is not None else 1000) / 1000)
+                try:
+                    response = await self._get(connection, parser)
+                    if not started:
+                        started = True
+                        task_status.started()
+                    if response.status_code != 200:
+                        await self._body(connection)
+                        return
+                    failures = 0
+                    await self._events(connection, None, parser)
+                except _GONE:
+                    failures += 1
+                finally:
+                    await self._release(connection, False)
+                await trio.sleep((parser.retry_ms if parser.retry_ms is not None else 1000) / 1000)
+        finally:
+            if not started:
+                task_status.started()
+
+    async def _get(self, connection: _Connection, parser: SseParser) -> h11.Response:
+        """Open an SSE stream with GET, resuming after ``parser``'s last event id if it has one."""
+        headers = [*self._base_headers(), (b"accept", b"text/event-stream")]
+        if parser.last_id is not None:
+            headers.append((LAST_EVENT_ID.encode(), parser.last_id.encode("utf-8")))
+        h = connection.h11
+        request = h.send(h11.Request(method=b"GET", target=self.target, headers=headers)) or b""
+        await connection.stream.send_all(request + (h.send(h11.EndOfMessage()) or b""))
+        return await self._response(connection)
 
     # ------------------------------------------------------------------ connections and bounded reads
 

@@ -336,3 +336,38 @@ def test_bad_configuration_is_refused_with_the_key_named() -> None:
         ClientConfig(request_timeout=0)
     with pytest.raises(ValueError, match="max_connections"):
         ClientConfig(max_connections=0)
+
+
+async def test_a_modern_request_refused_for_its_version_is_sent_again_with_one_the_server_speaks() -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    versions: list[str] = []
+
+    async def picky_server() -> None:
+        """Refuses the first request with -32022 (naming 2026-07-28), then answers discover."""
+        framer = LineFramer()
+        while data := await server_stream.receive_some():
+            framer.receive_data(bytes(data))
+            while (line := framer.next_message()) is not NEED_DATA:
+                message = msgspec.json.decode(line)  # type: ignore[arg-type]
+                versions.append(message["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"])
+                if len(versions) == 1:
+                    data_ = {"supported": ["2026-07-28"], "requested": versions[0]}
+                    error = {"code": -32022, "message": "Unsupported protocol version", "data": data_}
+                    reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"], "error": error}
+                else:
+                    result = {
+                        "supportedVersions": ["2026-07-28"],
+                        "capabilities": {},
+                        "ttlMs": 0,
+                        "cacheScope": "private",
+                        "resultType": "complete",
+                    }
+                    reply = {"jsonrpc": "2.0", "id": message["id"], "result": result}
+                await server_stream.send_all(msgspec.json.encode(reply) + b"\n")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(picky_server)
+        async with open_client(client_stream, config=ClientConfig(era="modern")) as client:
+            assert client.protocol_version == "2026-07-28"
+        nursery.cancel_scope.cancel()
+    assert versions == ["2026-07-28", "2026-07-28"]

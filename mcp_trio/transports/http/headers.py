@@ -23,6 +23,7 @@ from mcp_trio.protocol.errors import HeaderMismatch
 __all__ = [
     "Headers",
     "encode_header_value",
+    "header_arguments",
     "routing_headers",
     "media_type",
     "accepts",
@@ -232,6 +233,39 @@ def encode_header_value(value: str) -> str:
     if value.isascii() and value.isprintable() and value == value.strip() and not value.startswith(_B64_PREFIX):
         return value
     return _B64_PREFIX + base64.b64encode(value.encode("utf-8")).decode("ascii") + _B64_SUFFIX
+
+
+_HEADER_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Argument types a header may mirror: floating-point numbers are left out (SEP-2243: their text is not exact).
+_HEADER_TYPES: Final = frozenset({"string", "integer", "boolean"})
+
+
+def header_arguments(input_schema: Mapping[str, Any]) -> dict[str, str]:
+    """A tool's arguments that travel as ``Mcp-Param-*`` headers too: argument name -> header suffix.
+
+    Raises:
+        ValueError: an ``x-mcp-header`` a client must refuse (SEP-2243): not a non-empty string of header-token
+            characters, repeated (case-insensitively), or on an argument whose type is not a primitive.
+    """
+    properties = input_schema.get("properties")
+    found: dict[str, str] = {}
+    if not isinstance(properties, Mapping):
+        return found
+    seen: set[str] = set()
+    for argument, schema in properties.items():
+        if not isinstance(schema, Mapping) or HEADER_ANNOTATION not in schema:
+            continue
+        suffix = schema[HEADER_ANNOTATION]
+        if not isinstance(suffix, str) or not suffix or _HEADER_TOKEN.fullmatch(suffix) is None:
+            raise ValueError(f"argument {argument!r}: x-mcp-header must be a non-empty header token")
+        kind = schema.get("type")
+        if kind not in _HEADER_TYPES:
+            raise ValueError(f"argument {argument!r}: x-mcp-header needs a string, integer or boolean type")
+        if suffix.lower() in seen:
+            raise ValueError(f"argument {argument!r}: x-mcp-header {suffix!r} is used twice")
+        seen.add(suffix.lower())
+        found[argument] = suffix
+    return found
 
 
 def routing_headers(
