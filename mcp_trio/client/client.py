@@ -9,7 +9,8 @@ A tool that fails is not an exception: its result has ``is_error`` set, as the s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import msgspec
@@ -17,8 +18,9 @@ import trio
 from msgspec import UNSET
 
 from mcp_trio.client.config import ClientConfig
-from mcp_trio.client.driver import ClientDriver, ProgressHandler
-from mcp_trio.protocol.errors import RemoteError
+from mcp_trio.client.driver import ClientDriver, ConnectionClosed, ProgressHandler
+from mcp_trio.client.subscription import Subscription
+from mcp_trio.protocol.errors import LocalProtocolError, RemoteError
 from mcp_trio.protocol.types import (
     CallToolResult,
     Completion,
@@ -270,6 +272,48 @@ class Client:
 
     async def unsubscribe(self, uri: str, *, timeout: Any = _NO_TIMEOUT) -> None:
         await self.request("resources/unsubscribe", {"uri": uri}, timeout=timeout)
+
+    @asynccontextmanager
+    async def listen(
+        self,
+        *,
+        tools: bool = False,
+        prompts: bool = False,
+        resources: bool = False,
+        resource_uris: Sequence[str] = (),
+        capacity: int = 256,
+    ) -> AsyncIterator[Subscription]:
+        """2026-07-28: subscribe to list changes and resource updates for the duration of the block.
+
+        ``async for method, params in subscription`` yields them as they come; ``subscription.acknowledged``
+        (or ``await subscription.wait_acknowledged()``) is what the server honours. Leaving the block cancels
+        the stream; iteration ends if the server ends it first. (Legacy sessions: ``subscribe``/``unsubscribe``
+        and ``on_notification``.)
+        """
+        if not self.driver.session.modern:
+            raise LocalProtocolError("subscriptions/listen is part of the 2026-07-28 wire; use subscribe() here")
+        wanted: dict[str, Any] = {}
+        if tools:
+            wanted["toolsListChanged"] = True
+        if prompts:
+            wanted["promptsListChanged"] = True
+        if resources:
+            wanted["resourcesListChanged"] = True
+        if resource_uris:
+            wanted["resourceSubscriptions"] = list(resource_uris)
+        subscription = Subscription(capacity)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._listen, {"notifications": wanted}, subscription)
+            try:
+                yield subscription
+            finally:
+                nursery.cancel_scope.cancel()
+
+    async def _listen(self, params: dict[str, Any], subscription: Subscription) -> None:
+        try:
+            await self.driver.listen(params, subscription)
+        except (RemoteError, ConnectionClosed):
+            subscription.end()  # a refused or broken stream ends the iteration; it is not the caller's crash
 
     async def roots_changed(self) -> None:
         """Legacy: tell the server this client's roots changed (``notifications/roots/list_changed``)."""

@@ -36,6 +36,7 @@ import msgspec
 import trio
 from msgspec import UNSET
 
+from mcp_trio.client.subscription import Subscription
 from mcp_trio.protocol.client_session import ClientSession
 from mcp_trio.protocol.errors import (
     LocalProtocolError,
@@ -66,6 +67,7 @@ from mcp_trio.protocol.types import (
     ListRootsResult,
     Root,
 )
+from mcp_trio.protocol.types.meta import SUBSCRIPTION_ID
 from mcp_trio.protocol.versions import MODERN_VERSIONS
 from mcp_trio.transports.port import RUNNING, Outlet, Reply
 
@@ -147,6 +149,7 @@ class ClientDriver:
         self._waiters: dict[RequestId, _Waiter] = {}
         self._tokens: dict[str, RequestId] = {}  # progress token -> request
         self._running: dict[RequestId, trio.CancelScope] = {}  # server-to-client requests being answered
+        self._subscriptions: dict[RequestId, Subscription] = {}  # open listen streams, by request id
         self._closed: BaseException | None = None
         self._next_token = 0
 
@@ -274,6 +277,20 @@ class ClientDriver:
         with trio.CancelScope(shield=True), trio.move_on_after(_CANCEL_NOTE_SECONDS), contextlib.suppress(*gone):
             await self.outlet.send(encode_message(note), None)
 
+    async def listen(self, params: Any, subscription: Subscription, *, max_rounds: int = 8) -> Any:
+        """Run one ``subscriptions/listen`` request, routing its notifications to ``subscription`` until the
+        server completes it (its result is returned) or the caller cancels it."""
+        if self._closed is not None:
+            raise ConnectionClosed(str(self._closed))
+        request = self.session.send_request("subscriptions/listen", params)
+        subscription.request_id = request.id
+        self._subscriptions[request.id] = subscription
+        try:
+            return await self._exchange(request, None)
+        finally:
+            self._subscriptions.pop(request.id, None)
+            subscription.end()
+
     def answered(self, request_id: RequestId) -> bool:
         """Whether ``request_id`` no longer awaits an answer (it came, or the request was given up)."""
         waiter = self._waiters.get(request_id)
@@ -361,6 +378,12 @@ class ClientDriver:
 
     def _on_notification(self, event: NotificationReceived) -> None:
         method, params = event.method, event.params
+        if self._subscriptions:
+            meta = getattr(params, "meta", None)
+            subscription = self._subscriptions.get(_subscription_id(meta)) if meta is not None else None
+            if subscription is not None:
+                subscription.deliver(method, params)
+                return
         if method == "notifications/progress":
             request_id = self._tokens.get(str(params.progress_token))
             waiter = self._waiters.get(request_id) if request_id is not None else None
@@ -457,6 +480,8 @@ class ClientDriver:
                 waiter.done.set()
         for scope in self._running.values():
             scope.cancel()
+        for subscription in self._subscriptions.values():
+            subscription.end()
         self.session.close(str(self._closed))
 
     def snapshot(self) -> bytes:
@@ -503,6 +528,14 @@ def apply_schema_defaults(schema: dict[str, Any], content: dict[str, Any]) -> di
         if name not in filled and isinstance(field, dict) and "default" in field:
             filled[name] = field["default"]
     return filled
+
+
+def _subscription_id(meta: Any) -> Any:
+    """The listen stream a notification belongs to (``_meta`` as a struct or a dict), or ``None``."""
+    if isinstance(meta, dict):
+        return meta.get(SUBSCRIPTION_ID)
+    value = getattr(meta, "subscription_id", None)
+    return None if value is UNSET else value
 
 
 def _progress_token(request: Request) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import anyio
+import anyio.lowlevel
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
@@ -30,7 +31,7 @@ def build() -> MCPServer:
         """Report progress ``steps`` times."""
         for step in range(1, steps + 1):
             await ctx.report_progress(step, steps, f"step {step}")
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
         return f"counted {steps}"
 
     @app.tool()

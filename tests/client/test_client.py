@@ -371,3 +371,48 @@ async def test_a_modern_request_refused_for_its_version_is_sent_again_with_one_t
             assert client.protocol_version == "2026-07-28"
         nursery.cancel_scope.cancel()
     assert versions == ["2026-07-28", "2026-07-28"]
+
+
+@pytest.mark.parametrize("transport", ["stream", "http"])
+async def test_listen_yields_the_notifications_of_its_own_stream(transport: str) -> None:
+    server = build_demo_server()
+
+    async def check(client: Client) -> None:
+        async with client.listen(tools=True, resource_uris=["demo://counter"]) as subscription:
+            honoured = await subscription.wait_acknowledged()
+            assert honoured is not None
+            assert honoured.resource_subscriptions == ["demo://counter"]
+            await client.call_tool("increment", {"by": 2})
+            method, params = await subscription.__anext__()
+            assert method == "notifications/resources/updated"
+            assert params.uri == "demo://counter"
+        assert subscription.ended
+        assert "3" in text(await client.call_tool("increment"))  # the session carries on after the stream
+
+    if transport == "stream":
+        async with connected(server, "modern") as client:
+            await check(client)
+        return
+    async with trio.open_nursery() as nursery:
+        host, port = await nursery.start(server.serve_http)
+        async with open_client(f"http://{host}:{port}/mcp", config=ClientConfig(era="modern")) as client:
+            await check(client)
+        nursery.cancel_scope.cancel()
+
+
+async def test_listen_is_refused_on_the_legacy_wire_and_a_full_buffer_drops_repeats_first() -> None:
+    async with connected(build_demo_server(), "legacy") as client:
+        with pytest.raises(LocalProtocolError, match="subscribe"):
+            async with client.listen(tools=True):
+                pass
+    from mcp_trio.client.subscription import Subscription
+    from mcp_trio.protocol.types import ResourceUpdatedParams
+
+    subscription = Subscription(capacity=2)
+    subscription.deliver("notifications/resources/updated", ResourceUpdatedParams(uri="a"))
+    subscription.deliver("notifications/resources/updated", ResourceUpdatedParams(uri="b"))
+    subscription.deliver("notifications/resources/updated", ResourceUpdatedParams(uri="a"))  # a repeat: dropped
+    subscription.deliver("notifications/resources/updated", ResourceUpdatedParams(uri="c"))  # the oldest goes
+    assert subscription.dropped == 2
+    subscription.end()
+    assert [params.uri async for _, params in subscription] == ["b", "c"]
