@@ -14,6 +14,7 @@ BENCHMARKS: tuple[str, ...] = (
     "benchmarks.tcp_throughput",
     "benchmarks.http_throughput",
     "benchmarks.idle_memory",
+    "benchmarks.client_memory",
     "benchmarks.shards",
     "benchmarks.state",
     "benchmarks.lean_socket",
