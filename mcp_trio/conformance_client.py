@@ -10,6 +10,7 @@ It exits 0 on success, 1 with the error on stderr otherwise.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,6 +22,18 @@ import trio
 from msgspec import UNSET
 
 from mcp_trio.client import Client, ClientConfig, open_client
+from mcp_trio.client.auth import (
+    AuthorizationCode,
+    ClientCredentials,
+    ClientMetadata,
+    ClientRegistration,
+    IdJagExchange,
+    JwtBearer,
+    OAuthClient,
+    PrivateKey,
+    ServerMetadata,
+    fetch_redirect,
+)
 from mcp_trio.protocol.types import ElicitRequestParams, ElicitResult
 from mcp_trio.protocol.versions import MODERN_VERSIONS
 
@@ -145,8 +158,6 @@ async def run(url: str, name: str) -> None:
     context = _context()
     auth = None
     if name.startswith("auth/"):
-        from mcp_trio.client.auth import conformance_auth  # type: ignore[import-not-found,unused-ignore]
-
         auth = await conformance_auth(name, context, url)
         chosen: Scenario = SCENARIOS.get(name, _initialize_and_call)
     else:
@@ -163,6 +174,45 @@ async def _initialize_and_call(client: Client, context: dict[str, Any]) -> None:
     tools = await client.list_tools()
     if tools:
         await client.call_tool(tools[0].name, {})
+
+
+# ---------------------------------------------------------------------- authorization scenarios
+
+#: The suite's Client ID Metadata Document URL (its authorization servers accept it without fetching it) and
+#: the redirect URI its authorization endpoint sends the code to (nothing listens there: we read the redirect).
+CIMD_URL: Final = "https://conformance-test.local/client-metadata.json"
+REDIRECT_URI: Final = "http://localhost:3000/callback"
+
+
+async def conformance_auth(name: str, context: dict[str, Any], url: str) -> OAuthClient:
+    """The ``OAuthClient`` an application would build for the scenario: client credentials where the suite
+    hands out a client acting for itself, else the authorization code grant with a redirect handler that reads
+    the authorization server's redirect instead of opening a browser (pre-registered credentials if given)."""
+    await trio.lowlevel.checkpoint()
+    client_id, secret = context.get("client_id"), context.get("client_secret")
+    client = ClientRegistration(client_id, secret) if isinstance(client_id, str) else None
+    if name.startswith("auth/client-credentials-"):
+        if client is None:
+            raise SystemExit(f"{name}: the suite gave no client_id")
+        pem = context.get("private_key_pem")
+        key = PrivateKey(pem, context.get("signing_algorithm") or "ES256") if isinstance(pem, str) else None
+        return OAuthClient(ClientCredentials(), client=client, private_key=key)
+    if client is not None and "idp_token_endpoint" in context:  # enterprise-managed authorization (ID-JAG)
+        exchange = IdJagExchange(context["idp_token_endpoint"], context["idp_id_token"], context["idp_client_id"])
+        return OAuthClient(JwtBearer(exchange), client=client)
+    if client is not None and "valid_jwt" in context:  # workload identity federation: the workload's own JWT
+        workload_jwt: str = context["valid_jwt"]
+        return OAuthClient(JwtBearer(functools.partial(_fixed, workload_jwt)), client=client)
+    metadata = ClientMetadata(redirect_uris=(REDIRECT_URI,), client_name="mcp-trio-conformance")
+    return OAuthClient(
+        AuthorizationCode(fetch_redirect), client_metadata=metadata, client=client, client_metadata_url=CIMD_URL
+    )
+
+
+async def _fixed(assertion: str, server: ServerMetadata, resource: str) -> str:
+    """An assertion handed in from outside (a workload's identity token)."""
+    await trio.lowlevel.checkpoint()
+    return assertion
 
 
 def main(argv: list[str] | None = None) -> int:

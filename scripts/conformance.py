@@ -67,7 +67,7 @@ EXTRA_MODERN_PREFIXES = ("tasks-",)
 TIMING_SENSITIVE_CLIENT_SCENARIOS = ("sse-retry",)
 # Client scenarios (names or name prefixes) allowed to fail, each with the reason (empty: every scored client
 # scenario must pass).
-CLIENT_EXPECTED_FAILURES: dict[str, str] = {"auth/": "the OAuth client flows are being built (issue 18)"}
+CLIENT_EXPECTED_FAILURES: dict[str, str] = {}
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / ".conformance"

@@ -44,6 +44,14 @@ def test_client_package_api_is_pinned() -> None:
         "RequestTimeout",
         "apply_schema_defaults",
         "open_client",
+        "OAuthClient",
+        "AuthorizationCode",
+        "ClientCredentials",
+        "ClientMetadata",
+        "ClientRegistration",
+        "TokenStorage",
+        "Tokens",
+        "AuthError",
     ]
     for name in mcp_trio.client.__all__:
         assert getattr(mcp_trio.client, name).__module__.startswith("mcp_trio.client")

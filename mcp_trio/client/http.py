@@ -249,7 +249,8 @@ class HttpOutlet:
                         continue  # the server closed an idle connection meanwhile: once more on a new one
                     raise
                 status = response.status_code
-                if status in (401, 403) and self.auth is not None and not retried_auth:
+                # Closing (DELETE) never starts an authorization: the session is ending anyway.
+                if status in (401, 403) and self.auth is not None and not retried_auth and method != b"DELETE":
                     await self._body(connection)
                     reusable = True
                     if await self.auth.unauthorized(status, _header_map(response), self.url):
@@ -418,6 +419,8 @@ class HttpOutlet:
         headers = [*self._base_headers(), (b"accept", b"text/event-stream")]
         if parser.last_id is not None:
             headers.append((LAST_EVENT_ID.encode(), parser.last_id.encode("utf-8")))
+        if self.auth is not None:
+            headers += await self.auth.headers()  # every request carries the credentials, GET included
         h = connection.h11
         request = h.send(h11.Request(method=b"GET", target=self.target, headers=headers)) or b""
         await connection.stream.send_all(request + (h.send(h11.EndOfMessage()) or b""))
