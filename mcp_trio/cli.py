@@ -6,6 +6,7 @@ The command line is a stable contract: subcommands and flags are only ever added
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import logging
@@ -20,8 +21,20 @@ import trio
 
 from mcp_trio import __version__
 from mcp_trio.runtime.application import Runtime
-from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener
+from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener, WebSocketListener
 from mcp_trio.server.server import Server
+from mcp_trio.transports.http import HttpConfig
+from mcp_trio.workers import (
+    WORKER_BUS_ENV,
+    WORKER_DIR_ENV,
+    WORKER_ID_ENV,
+    WorkerBus,
+    WorkerSettings,
+    raise_file_limit,
+    reserve_ports,
+    serve_workers,
+)
+from supervision import SupervisorEscalation
 
 __all__ = ["main", "build_parser", "load_server", "parse_host_port"]
 
@@ -65,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run an MCP server (the built-in demo server by default)",
         description="Serve an MCP server on one or more transports at once (stdio when none is named).",
-        epilog="Several transports may be given at once; --tcp, --unix and --http may each be repeated.",
+        epilog="Several transports may be given at once; --tcp, --unix, --http and --ws may each be repeated.",
     )
     serve.add_argument(
         "target",
@@ -86,8 +99,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT[/path]",
         help="Streamable HTTP, both wire eras (path /mcp by default)",
     )
+    serve.add_argument(
+        "--ws",
+        action="append",
+        default=[],
+        type=_http_address,
+        metavar="HOST:PORT[/path]",
+        help="WebSocket, a non-standard transport (SEP-1288: subprotocol mcp), both wire eras (path /mcp by default)",
+    )
+    serve.add_argument(
+        "--workers",
+        default=1,
+        type=_workers,
+        metavar="N",
+        help="worker processes sharing the ports (SO_REUSEPORT), supervised by this one; 'auto': one per core",
+    )
+    serve.add_argument("--worker-channel", type=int, default=None, help=argparse.SUPPRESS)  # set by the parent
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
+
+
+def _workers(value: str) -> int:
+    if value == "auto":
+        return len(os.sched_getaffinity(0)) or 1
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of workers (at least 1) or 'auto', got {value!r}")
+    return int(value)
 
 
 def load_server(target: str | None) -> Server:
@@ -118,17 +155,27 @@ def load_server(target: str | None) -> Server:
 
 async def _serve(server: Server, args: argparse.Namespace) -> None:
     """Run the server's supervision tree with one listener per transport asked for."""
+    worker = args.worker_channel is not None  # one of several: SO_REUSEPORT, and the parent announces
+    say = _quiet if worker else _say
     async with server.open_runtime() as runtime:
         for host, port in args.tcp:
-            bound = await runtime.add_listener(TcpListener(host, port))
-            print(f"mcp-trio: listening on tcp://{_show(bound[0])}:{bound[1]}", file=sys.stderr, flush=True)
+            bound = await runtime.add_listener(TcpListener(host, port, reuse_port=worker))
+            say(f"mcp-trio: listening on tcp://{_show(bound[0])}:{bound[1]}")
         for path in args.unix:
             await runtime.add_listener(UnixListener(path))
-            print(f"mcp-trio: listening on unix://{path}", file=sys.stderr, flush=True)
-        for host, port, url_path in args.http:
-            bound = await runtime.add_listener(HttpListener(host, port, url_path))
-            print(f"mcp-trio: listening on http://{_show(bound[0])}:{bound[1]}{url_path}", file=sys.stderr, flush=True)
-        stdio = StdioListener() if args.stdio or not (args.tcp or args.unix or args.http) else None
+            say(f"mcp-trio: listening on unix://{path}")
+        for index, (host, port, url_path) in enumerate(args.http):
+            config = _worker_http_config(index) if worker else None
+            bound = await runtime.add_listener(HttpListener(host, port, url_path, config, reuse_port=worker))
+            say(f"mcp-trio: listening on http://{_show(bound[0])}:{bound[1]}{url_path}")
+            if config is not None and config.worker_socket_dir is not None:
+                # The other workers relay requests for this worker's legacy sessions here (transports/http/forward).
+                unix_path = os.path.join(config.worker_socket_dir, f"{config.worker_id}.sock")
+                await runtime.add_listener(HttpListener(host, bound[1], url_path, config, unix_path=unix_path))
+        for host, port, url_path in args.ws:
+            bound = await runtime.add_listener(WebSocketListener(host, port, url_path, reuse_port=worker))
+            say(f"mcp-trio: listening on ws://{_show(bound[0])}:{bound[1]}{url_path}")
+        stdio = StdioListener() if args.stdio or not (args.tcp or args.unix or args.http or args.ws) else None
         if stdio is not None:
             await runtime.add_listener(stdio)
             print("mcp-trio: serving one session on stdio", file=sys.stderr, flush=True)
@@ -139,7 +186,13 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_report_on_signal, runtime)
-                nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
+                nursery.start_soon(_stop_on_signal, nursery.cancel_scope, runtime)
+                if worker:
+                    bus_fd = os.environ.get(WORKER_BUS_ENV)
+                    bus = WorkerBus(args.worker_channel, int(bus_fd) if bus_fd and bus_fd.isdigit() else None)
+                    server.hub.bus = bus  # this worker's notifications reach the other workers' subscribers
+                    statistics = functools.partial(_worker_statistics, runtime)
+                    nursery.start_soon(bus.run, 1.0, statistics, server.hub.deliver, nursery.cancel_scope)
                 if stdio is not None:
                     await stdio.finished.wait()  # the client closed stdin: the process is done
                 else:
@@ -147,6 +200,68 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
                 nursery.cancel_scope.cancel()
         finally:
             _exit_if_stuck(2 * runtime.config.shutdown_timeout + 2.0)
+
+
+def _worker_http_config(index: int) -> HttpConfig | None:
+    """The HTTP config of a worker's ``index``-th endpoint: its session ids name it, and it knows where the other
+    workers' endpoints listen (set by the parent in the environment: ``mcp_trio.workers``)."""
+    worker_id = os.environ.get(WORKER_ID_ENV)
+    directory = os.environ.get(WORKER_DIR_ENV)
+    if worker_id is None or directory is None:
+        return None
+    socket_dir = os.path.join(directory, str(index))
+    os.makedirs(socket_dir, exist_ok=True)
+    return HttpConfig(worker_id=worker_id, worker_socket_dir=socket_dir)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _quiet(line: str) -> None:
+    log.debug("%s", line)
+
+
+def _worker_statistics(runtime: Runtime) -> dict[str, Any]:
+    """What a worker's heartbeat tells the parent."""
+    shards = runtime.statistics()
+    with open("/proc/self/statm", "rb") as statm:
+        rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return {
+        "connections": sum(s.connections for s in shards),
+        "requests": sum(s.requests for s in shards),
+        "sessions": sum(s.sessions for s in shards),
+        "in_flight": runtime.admission.statistics()["in_flight"],
+        "rss": rss,
+    }
+
+
+async def _serve_workers(args: argparse.Namespace) -> None:
+    """The parent of ``--workers N``: reserve the ports, run and supervise the workers (``mcp_trio.workers``)."""
+    tcp, held = await reserve_ports(args.tcp)
+    http, held_http = await reserve_ports([(host, port) for host, port, _ in args.http])
+    held += held_http
+    ws, held_ws = await reserve_ports([(host, port) for host, port, _ in args.ws])
+    held += held_ws
+    argv = [sys.executable, "-m", "mcp_trio", "serve"]
+    if args.target is not None:
+        argv.append(args.target)
+    announce = []
+    for host, port in tcp:
+        argv += ["--tcp", f"{_show(host)}:{port}"]
+        announce.append(f"mcp-trio: listening on tcp://{_show(host)}:{port}")
+    for (host, port), (_, _, url_path) in zip(http, args.http, strict=True):
+        argv += ["--http", f"{_show(host)}:{port}{url_path}"]
+        announce.append(f"mcp-trio: listening on http://{_show(host)}:{port}{url_path}")
+    for (host, port), (_, _, url_path) in zip(ws, args.ws, strict=True):
+        argv += ["--ws", f"{_show(host)}:{port}{url_path}"]
+        announce.append(f"mcp-trio: listening on ws://{_show(host)}:{port}{url_path}")
+    argv += ["--log-level", args.log_level]
+    try:
+        await serve_workers(argv, WorkerSettings(args.workers), announce)
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def _exit_if_stuck(seconds: float) -> None:
@@ -171,15 +286,32 @@ def _exit_if_stuck(seconds: float) -> None:
     timer.start()
 
 
-async def _stop_on_signal(scope: trio.CancelScope) -> None:
-    """SIGINT or SIGTERM stops the server in order (the tree stops listeners first, then connections).
+async def _stop_on_signal(scope: trio.CancelScope, runtime: Runtime) -> None:
+    """SIGINT or SIGTERM drains, then stops the server in order (the tree stops listeners first, then
+    connections); a second signal stops it at once.
 
-    A signal receiver rather than Trio's ``KeyboardInterrupt``: that is raised in whatever task runs when the
-    signal lands, which may be a handler, so the shutdown would start from a random place.
+    Draining (``Runtime.drain``): stop accepting, refuse new requests with -32000 ``draining``, and let the
+    requests in flight finish within ``RuntimeConfig.drain_timeout``. A signal receiver rather than Trio's
+    ``KeyboardInterrupt``: that is raised in whatever task runs when the signal lands, which may be a handler,
+    so the shutdown would start from a random place.
     """
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for received in signals:
-            log.info("stopping (%s)", signal.Signals(received).name)
+            name, in_flight = signal.Signals(received).name, runtime.admission.in_flight
+            log.info("stopping (%s): draining %d requests in flight", name, in_flight)
+            async with trio.open_nursery() as nursery:
+
+                async def second_signal() -> None:
+                    async for again in signals:
+                        log.warning("stopping now (%s during the drain)", signal.Signals(again).name)
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(second_signal)
+                finished = await runtime.drain(runtime.config.drain_timeout)
+                if not finished:
+                    log.warning("drain deadline passed with %d requests in flight", runtime.admission.in_flight)
+                nursery.cancel_scope.cancel()
             scope.cancel()
             return
 
@@ -199,6 +331,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "serve" and args.workers > 1 and args.worker_channel is None:
+        if args.stdio or args.unix or not (args.tcp or args.http or args.ws):
+            parser.error("--workers N (N > 1) serves --tcp and --http only: stdio and Unix sockets are one process's")
+        try:
+            load_server(args.target)  # a bad target is reported here once, not by every worker
+        except CliError as exc:
+            parser.error(str(exc))
+        raise_file_limit()
+        try:
+            trio.run(_serve_workers, args)
+        except* KeyboardInterrupt:
+            pass
+        except* SupervisorEscalation as group:
+            print(f"mcp-trio: error: workers keep failing; stopped: {group.exceptions[0]}", file=sys.stderr)
+            sys.exit(1)
+        except* OSError as group:
+            print(f"mcp-trio: error: {group.exceptions[0]}", file=sys.stderr)
+            sys.exit(1)
+        return
     if args.command == "serve":
         try:
             server = load_server(args.target)

@@ -94,6 +94,7 @@ def test_runtime_package_api_is_pinned() -> None:
         "UnixListener",
         "StdioListener",
         "HttpListener",
+        "WebSocketListener",
         "LoopWatchdog",
         "WatchdogStatistics",
         "Admission",

@@ -5,8 +5,9 @@ Theory of operation
 A target names a framing. Byte streams (``tcp://``, ``unix:``, a command run as a stdio subprocess, or a stream
 the caller already opened) are carried by the server's own newline-delimited framing, ``StreamConnection``,
 with the client's driver as its session: one task per session reads, writes are coalesced through its outbox,
-and nothing else runs while the session is idle. ``http://`` and ``https://`` go through the HTTP outlet
-(``mcp_trio.client.http``).
+and nothing else runs while the session is idle. ``ws://`` and ``wss://`` (MCP over WebSocket, a non-standard
+transport) ride the same framing with WebSocket frames for lines (``WebSocketConnection``), after the upgrade.
+``http://`` and ``https://`` go through the HTTP outlet (``mcp_trio.client.http``).
 
 Then the era is chosen. ``"auto"`` (the default) probes with ``server/discover``: a server that answers it
 with a version this client speaks gets the 2026-07-28 wire; any error, or no answer within
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import shlex
 import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import trio
@@ -49,6 +51,9 @@ from mcp_trio.protocol.versions import MODERN_VERSIONS
 from mcp_trio.transports.port import Outlet, SessionPort
 from mcp_trio.transports.stream import StreamConnection
 from supervision import single_error
+
+if TYPE_CHECKING:
+    from mcp_trio.transports.websocket import WebSocketFramer
 
 __all__ = ["open_client", "Target", "DEFAULT_CLIENT_INFO"]
 
@@ -75,7 +80,8 @@ async def open_client(
     """Connect to an MCP server, establish a session, and close it when the block ends.
 
     Args:
-        target: ``http://host:port/path`` or ``https://...`` (Streamable HTTP), ``tcp://host:port``,
+        target: ``http://host:port/path`` or ``https://...`` (Streamable HTTP), ``ws://host:port/path`` or
+            ``wss://...`` (WebSocket, subprotocol ``mcp``: a non-standard transport), ``tcp://host:port``,
             ``unix:/path`` (newline-delimited JSON), a command line (``"python -m server"`` or an argument list:
             run as a subprocess over stdio, and reaped on exit), or an open ``trio.abc.Stream``.
         config: limits and the era to speak (``ClientConfig``).
@@ -86,7 +92,7 @@ async def open_client(
         on_log: receives each ``notifications/message``.
         on_notification: receives ``(method, params)`` of every other notification (list changes, resource
             updates...).
-        headers: HTTP only: extra request headers.
+        headers: HTTP and WebSocket only: extra request headers (of every request; of the upgrade).
         auth: HTTP only: how to authenticate (an ``HttpAuth``: credentials per request, renewed on 401/403).
 
     Raises:
@@ -210,13 +216,24 @@ async def _open_framing(
         finally:
             await outlet.aclose()
         return
-    if isinstance(target, str) and target.startswith(("ws://", "wss://")):
-        raise ValueError("the WebSocket client is not part of this release yet; use http://, tcp:// or unix:")
     if auth is not None:
         raise ValueError("auth applies to http:// and https:// targets only")
     process: trio.Process | None = None
+    websocket: WebSocketFramer | None = None
     if isinstance(target, trio.abc.Stream):
         stream: trio.abc.Stream = target
+    elif isinstance(target, str) and target.startswith(("ws://", "wss://")):
+        from mcp_trio.transports.websocket import connect_websocket
+
+        with trio.move_on_after(config.request_timeout or math.inf) as upgrading:
+            stream, websocket = await connect_websocket(
+                target,
+                list((headers or {}).items()),
+                max_message_size=config.max_message_size,
+                receive_size=config.receive_size,
+            )
+        if upgrading.cancelled_caught:
+            raise TimeoutError(f"the WebSocket upgrade at {target} took longer than {config.request_timeout:g}s")
     elif isinstance(target, str) and target.startswith("tcp://"):
         host, port = _host_port(target[len("tcp://") :])
         stream = await trio.open_tcp_stream(host, port)
@@ -230,7 +247,14 @@ async def _open_framing(
         assert process.stdin is not None
         assert process.stdout is not None
         stream = trio.StapledStream(process.stdin, process.stdout)
-    connection = StreamConnection(_ClientHost(driver, config), stream, _UNPLACED, next(_connection_ids))  # type: ignore[arg-type]
+    client_host = _ClientHost(driver, config)
+    connection_id = next(_connection_ids)
+    if websocket is not None:
+        from mcp_trio.transports.websocket import WebSocketConnection
+
+        connection: StreamConnection = WebSocketConnection(client_host, stream, _UNPLACED, connection_id, websocket)  # type: ignore[arg-type]
+    else:
+        connection = StreamConnection(client_host, stream, _UNPLACED, connection_id)  # type: ignore[arg-type]
     nursery.start_soon(connection.run)
 
     async def hang_up() -> None:

@@ -23,6 +23,7 @@ from mcp_trio.runtime.listeners import HttpListener as HttpListener
 from mcp_trio.runtime.listeners import StdioListener as StdioListener
 from mcp_trio.runtime.listeners import TcpListener as TcpListener
 from mcp_trio.runtime.listeners import UnixListener as UnixListener
+from mcp_trio.runtime.listeners import WebSocketListener as WebSocketListener
 from mcp_trio.runtime.memory import ReleasePolicy as ReleasePolicy
 from mcp_trio.runtime.rate import KeyedBuckets as KeyedBuckets
 from mcp_trio.runtime.rate import TokenBucket as TokenBucket
@@ -43,6 +44,7 @@ __all__ = [
     "UnixListener",
     "StdioListener",
     "HttpListener",
+    "WebSocketListener",
     "LoopWatchdog",
     "WatchdogStatistics",
     "Admission",

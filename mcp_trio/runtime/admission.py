@@ -125,6 +125,10 @@ class Admission:
         )
         self.connections = 0
         self.in_flight = 0
+        #: Set by ``Runtime.drain``: requests that would run as tasks are refused (reason ``draining``).
+        self.draining = False
+        #: Called when ``in_flight`` drops to zero (``Runtime.drain`` waits for it).
+        self.on_idle: Callable[[], object] | None = None
         self.listen_streams = 0
         #: Refusals so far, by reason.
         self.refusals: dict[str, int] = {}
@@ -221,6 +225,8 @@ class Admission:
 
     def admit_task(self, shard: Shard, method: str) -> Refusal | None:
         """Whether a request may start running as a task in ``shard``; if so, it is counted as in flight."""
+        if self.draining:
+            return self.refusal("draining", "the server is shutting down")
         if method == LISTEN:
             if self.listen_streams >= self.config.max_listen_streams:
                 return self.refusal("listen_streams", f"{self.config.max_listen_streams} listen streams open")
@@ -242,6 +248,8 @@ class Admission:
         else:
             self.in_flight -= 1
             shard.in_flight -= 1
+            if not self.in_flight and self.on_idle is not None:
+                self.on_idle()
 
     # ------------------------------------------------------------------ shedding
 

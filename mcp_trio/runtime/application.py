@@ -23,6 +23,7 @@ session lives in shard ``hash(id) % shards``. The runtime knows servers only as 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -129,6 +130,7 @@ class Runtime:
         self.host = host
         self.config = config = config if config is not None else RuntimeConfig()
         self.admission = Admission(config)
+        self._listeners: list[str] = []  # listener child ids, in start order (``drain`` stops them)
         width = len(str(config.shards - 1))
         self.shards = tuple(Shard(index, self, config.shutdown_timeout, width) for index in range(config.shards))
         self.sessions = _Sessions(self.shards)
@@ -190,7 +192,29 @@ class Runtime:
                 raise exc.cause from None
             raise
 
+    async def drain(self, seconds: float) -> bool:
+        """Stop accepting and let the requests in flight finish, for at most ``seconds``; whether they all did.
+
+        Every listener ends (new connections are refused by the kernel) and requests that would start now are
+        refused with -32000, reason ``draining`` (HTTP 503): nothing new is accepted, so nothing accepted is lost
+        when the caller then stops the tree.
+        """
+        self.admission.draining = True
+        for name in list(self._listeners):
+            with contextlib.suppress(Exception):
+                await self.app.terminate_child(name)
+        admission = self.admission
+        with trio.move_on_after(seconds):
+            while admission.in_flight:
+                idle = trio.Event()
+                admission.on_idle = idle.set
+                await idle.wait()
+        admission.on_idle = None
+        await trio.lowlevel.checkpoint()
+        return not admission.in_flight
+
     async def _start_listener(self, listener: Listener) -> Any:
+        self._listeners.append(listener.name)
         return await self.app.start_child(
             ChildSpec(
                 listener.name,

@@ -25,6 +25,8 @@ class RuntimeConfig:
             each shard costs about 15-25 KB and a millisecond of start-up (three supervisors and their tasks;
             ``python -m benchmarks.shards``) and buys nothing else on one event loop: opening and closing
             connections costs the same at any count.
+        drain_timeout: seconds ``mcp-trio serve`` waits, after SIGTERM or SIGINT, for requests in flight to finish
+            before it stops the tree (``Runtime.drain``: listeners stop first, new requests are refused).
         shutdown_timeout: seconds children get to stop after being cancelled (connections, requests, listeners);
             a child still running then is abandoned: logged, counted, and left to end on its own.
         intensity: restarts of the application's children (shards, listeners, housekeeping) tolerated within
@@ -88,6 +90,7 @@ class RuntimeConfig:
 
     shards: int = 16
     shutdown_timeout: float = 5.0
+    drain_timeout: float = 30.0
     intensity: int = 10
     period: float = 10.0
     accept_retry_delay: float = 0.1
@@ -124,7 +127,7 @@ class RuntimeConfig:
             raise ValueError("shards must be positive")
         if self.intensity < 0:
             raise ValueError("intensity must not be negative")
-        for name in ("shutdown_timeout", "accept_retry_delay", "retry_after_ms"):
+        for name in ("shutdown_timeout", "drain_timeout", "accept_retry_delay", "retry_after_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in (

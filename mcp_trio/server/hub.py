@@ -4,18 +4,23 @@ Theory of operation: a change is *posted*, never awaited. Each subscriber (a leg
 ``subscriptions/listen`` stream) has a small map of pending notifications keyed by what they say
 (``tools`` changed, resource ``uri`` updated), so a burst of changes coalesces into one notification per key and
 a slow subscriber costs bounded memory, never an unbounded queue. The subscriber's own task delivers them.
+
+When the server runs as several processes (``--workers``), a change posted in one must reach subscribers in all
+of them: the hub also hands every post to its ``bus`` (a ``SubscriptionBus``), which carries it to the other
+processes, where it arrives through ``deliver`` (local subscribers only, so it is never sent on again). One
+process has no bus. The interface is small so that a multi-node deployment can plug in a network bus.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 import trio
 
 from mcp_trio.protocol.types import SubscriptionFilter
 
-__all__ = ["Subscriber", "NotificationHub", "TOOLS", "PROMPTS", "RESOURCES"]
+__all__ = ["Subscriber", "NotificationHub", "SubscriptionBus", "TOOLS", "PROMPTS", "RESOURCES"]
 
 TOOLS: Final = "notifications/tools/list_changed"
 PROMPTS: Final = "notifications/prompts/list_changed"
@@ -74,6 +79,13 @@ class Subscriber:
         self._event = None
 
 
+class SubscriptionBus(Protocol):
+    """Carries server notifications to the other processes serving the same server (``NotificationHub.bus``)."""
+
+    def publish(self, method: str, uri: str | None) -> None:
+        """Send one change to the other processes; must not block (drop or coalesce under pressure)."""
+
+
 class NotificationHub:
     """Who wants which server notifications; ``post_*`` never blocks.
 
@@ -81,12 +93,14 @@ class NotificationHub:
     change the server's tools or resources): off the Trio thread the post hops onto it first.
     """
 
-    __slots__ = ("_by_uri", "_subscribers", "_token")
+    __slots__ = ("_by_uri", "_subscribers", "_token", "bus")
 
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
         self._by_uri: dict[str, set[Subscriber]] = {}
         self._token: trio.lowlevel.TrioToken | None = None
+        #: Where posts also go, for the other processes of a multi-process server (``None``: one process).
+        self.bus: SubscriptionBus | None = None
 
     def bind(self, token: trio.lowlevel.TrioToken) -> None:
         """Remember the Trio run that serves this hub, so other threads can post to it."""
@@ -125,16 +139,27 @@ class NotificationHub:
         if self._elsewhere():
             trio.from_thread.run_sync(self.post_list_changed, method, trio_token=self._token)
             return
-        for subscriber in tuple(self._subscribers):
-            if method in subscriber.wanted:
-                subscriber.post(method)
+        self.deliver(method, None)
+        if self.bus is not None:
+            self.bus.publish(method, None)
 
     def post_resource_updated(self, uri: str) -> None:
         if self._elsewhere():
             trio.from_thread.run_sync(self.post_resource_updated, uri, trio_token=self._token)
             return
-        for subscriber in tuple(self._by_uri.get(uri, ())):
-            subscriber.post(UPDATED, uri)
+        self.deliver(UPDATED, uri)
+        if self.bus is not None:
+            self.bus.publish(UPDATED, uri)
+
+    def deliver(self, method: str, uri: str | None) -> None:
+        """Post to this process's subscribers only (what a bus calls with another process's change)."""
+        if uri is None:
+            for subscriber in tuple(self._subscribers):
+                if method in subscriber.wanted:
+                    subscriber.post(method)
+        else:
+            for subscriber in tuple(self._by_uri.get(uri, ())):
+                subscriber.post(method, uri)
 
     def close(self) -> None:
         """End every long-lived stream (graceful shutdown): each subscriber's waiter wakes and finishes."""

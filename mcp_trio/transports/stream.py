@@ -19,23 +19,29 @@ idle connection is one task blocked in ``receive_some`` plus four small objects 
 * Output goes to one ``bytearray`` outbox; whichever task finds no flush in progress becomes the flusher, so
   writes are serialised without a lock or a writer task. Past ``max_outbox_bytes`` producers wait for the drain.
 * A client that closes its sending side still gets the answers to what it sent (up to ``drain_timeout``).
+
+The framing is pluggable: the framer (``MessageFramer``: bytes in, whole messages out; ``LineFramer`` by default)
+comes as an argument, and a subclass changes how a message is written (``_post``), what else a chunk of input
+asks to write (``_feed``), what an aborted connection is told last (``_farewell``), what ending input means
+(``_drain_requests``) and how writing ends (``_finish_writes``). ``WebSocketConnection`` is this class with
+WebSocket frames for lines: feeding, in-flight limits and refusal, the outbox and its flushes exist once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
 from mcp_trio.protocol.errors import InvalidRequest, McpError
-from mcp_trio.protocol.framing import NEED_DATA, LineFramer
+from mcp_trio.protocol.framing import NEED_DATA, LineFramer, NeedData
 from mcp_trio.protocol.jsonrpc import Request, RequestId, decode_message
 from mcp_trio.transports.lean_socket import LeanSocketStream, write_nowait
 from mcp_trio.transports.port import Place, SessionHost
 
-__all__ = ["StreamConnection", "TASK_BYTES"]
+__all__ = ["StreamConnection", "MessageFramer", "TASK_BYTES"]
 
 #: What an idle connection's task costs beyond the objects ``size_info`` sees: the Trio task, its coroutine
 #: frames down to the blocked read, the socket object, the supervision handle and the shard's table entry
@@ -46,6 +52,20 @@ TASK_BYTES = 4_400
 _ABORT_WRITE_SECONDS = 0.1
 
 
+class MessageFramer(Protocol):
+    """What a connection asks of its framer (sans-IO, h11-style): ``LineFramer``, ``WebSocketFramer``."""
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for messages not yet returned."""
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the peer; ``b""`` means end of input."""
+
+    def next_message(self) -> bytes | NeedData:
+        """The next whole message, or ``NEED_DATA``; raises ``McpError`` for input to answer and skip."""
+
+
 class StreamConnection:
     """One newline-delimited JSON connection: framing, outbox and flow control around a session.
 
@@ -54,6 +74,7 @@ class StreamConnection:
         stream: the byte stream (a ``LeanSocketStream``, stdio, or an in-memory stream in tests).
         place: where the connection lives in the runtime (its shard).
         connection_id: unique within the process; names the connection in logs and the shard's table.
+        framer: how bytes become messages; by default newline-delimited (``LineFramer``).
     """
 
     __slots__ = (
@@ -72,12 +93,19 @@ class StreamConnection:
         "stream",
     )
 
-    def __init__(self, host: SessionHost, stream: trio.abc.Stream, place: Place, connection_id: int) -> None:
+    def __init__(
+        self,
+        host: SessionHost,
+        stream: trio.abc.Stream,
+        place: Place,
+        connection_id: int,
+        framer: MessageFramer | None = None,
+    ) -> None:
         self.id = connection_id
         self.stream = stream
         self.place = place
         self.limits = limits = host.limits
-        self.framer = LineFramer(limits.max_message_size)
+        self.framer: MessageFramer = framer if framer is not None else LineFramer(limits.max_message_size)
         self.outbox: bytearray | None = None
         self.flushing = False
         self.closed = False
@@ -124,7 +152,15 @@ class StreamConnection:
         without waiting for a slow client."""
         if self.closed:
             return
+        self._farewell(error)
+        await self._hang_up()
+
+    def _farewell(self, error: McpError) -> None:
+        """Queue what an aborted connection is told last: the error, as a JSON-RPC message."""
         self._post(self.port.reject(error))
+
+    async def _hang_up(self) -> None:
+        """Close now, writing what is queued only if that needs no waiting for a slow client."""
         outbox, self.outbox = self.outbox, None
         self.closed = True
         if outbox and not self.flushing:

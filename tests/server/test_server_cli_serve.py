@@ -108,6 +108,29 @@ async def test_serve_loads_a_module_attribute_target_and_several_listeners() -> 
     assert init["result"]["serverInfo"]["name"] == "mcp-trio-conformance"
 
 
+async def test_serve_ws_next_to_tcp_announces_both_and_serves_both_eras_over_websocket() -> None:
+    from mcp_trio.client import ClientConfig, open_client
+
+    async with serving("--tcp", "127.0.0.1:0", "--ws", "127.0.0.1:0/socket") as (process, first):
+        assert first.startswith("tcp://")
+        assert process.stderr is not None
+        seen = b""
+        with trio.fail_after(20):
+            while not re.search(rb"listening on ws://\S+\n", seen):
+                seen += await process.stderr.receive_some(4096)
+        match = re.search(r"listening on (ws://127\.0\.0\.1:(\d+)/socket)\n", seen.decode())
+        assert match is not None, seen
+        for era in ("legacy", "modern"):
+            async with open_client(match.group(1), config=ClientConfig(era=era)) as client:  # type: ignore[arg-type]
+                result = await client.call_tool("echo", {"text": "over ws"})
+                assert client.era == era
+                assert result.content[0].text == "over ws"  # type: ignore[union-attr]
+        stream = await trio.open_tcp_stream("127.0.0.1", int(first.rsplit(":", 1)[1]))
+        async with stream:
+            _, echo = await exchange(stream, ECHO, 2)
+        assert echo["result"]["content"][0]["text"] == "over tcp"
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [MCP_TRIO, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False
@@ -194,7 +217,7 @@ import trio
 from mcp_trio import Context, Server, ServerConfig
 from mcp_trio.runtime import RuntimeConfig
 
-server = Server("stubborn", config=ServerConfig(runtime=RuntimeConfig(shutdown_timeout=0.3)))
+server = Server("stubborn", config=ServerConfig(runtime=RuntimeConfig(shutdown_timeout=0.3, drain_timeout=0.2)))
 
 
 @server.tool()

@@ -71,6 +71,10 @@ class HttpConfig:
         allowed_origins: ``Origin`` values accepted (``scheme://host[:port]``); ``None``: ``http`` and ``https``
             origins of the allowed hosts. A request without ``Origin`` (not a browser) is accepted; others: 403.
         auth: bearer-token authentication (OAuth resource server); ``None`` serves without authentication.
+        worker_id: this worker's name when the server runs as several processes (``--workers``): legacy session
+            ids start with it (``<worker_id>.<random>``), so any worker knows which one holds a session.
+        worker_socket_dir: where every worker also serves this endpoint on a Unix socket
+            (``<dir>/<worker_id>.sock``): a request for another worker's session is forwarded there.
     """
 
     max_header_bytes: int = 16 * 1024
@@ -95,6 +99,8 @@ class HttpConfig:
     allowed_hosts: tuple[str, ...] | None = None
     allowed_origins: tuple[str, ...] | None = None
     auth: AuthSettings | None = None
+    worker_id: str | None = None
+    worker_socket_dir: str | None = None
 
     def __attrs_post_init__(self) -> None:
         for name in _POSITIVE:

@@ -447,6 +447,22 @@ class HttpConnection:
         body = encode_message(error_response(error, request_id))
         await self.send_response(status, [_JSON, *headers], body, close=close)
 
+    async def relay_from(self, upstream: trio.abc.ReceiveStream, chunk: int) -> None:
+        """Write whatever ``upstream`` sends, unchanged, as this request's response, until it ends; the
+        connection closes afterwards (``forward.relay``: another worker answers a session it holds)."""
+        if self._response != _UNANSWERED:
+            raise RuntimeError("this request has already been answered")
+        self._response = _ANSWERED
+        self.must_close = True
+        while True:
+            try:
+                data = await upstream.receive_some(chunk)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if not data:
+                return
+            await self._write(bytes(data))
+
     # ------------------------------------------------------------------ streamed responses
 
     async def send_stream(

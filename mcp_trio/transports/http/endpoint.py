@@ -25,7 +25,8 @@ from mcp_trio.transports.http.auth import WELL_KNOWN_PREFIX, AuthFailure, authen
 from mcp_trio.transports.http.config import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
 from mcp_trio.transports.http.event_store import EventStore, InMemoryEventStore
-from mcp_trio.transports.http.headers import MCP_PROTOCOL_VERSION, accepts, media_type, retry_after
+from mcp_trio.transports.http.forward import owner_socket, relay
+from mcp_trio.transports.http.headers import MCP_PROTOCOL_VERSION, MCP_SESSION_ID, accepts, media_type, retry_after
 from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.http.legacy import LegacyEndpoint
 from mcp_trio.transports.http.modern import handle_modern_post, loose_params, meta_version
@@ -65,6 +66,7 @@ class HttpEndpoint:
         "origins",
         "path",
         "resource",
+        "sessions",
         "store",
     )
 
@@ -89,6 +91,7 @@ class HttpEndpoint:
         )
         self.store = store
         self.legacy = LegacyEndpoint(host, config, sessions, store)
+        self.sessions = sessions
         #: The endpoint's open connections, swept for keep-alive idleness (``reap_forever``).
         self.connections = OpenConnections(config.keep_alive_timeout, config.keep_alive_sweep_interval)
         auth = config.auth
@@ -138,6 +141,12 @@ class HttpEndpoint:
         version = headers.get(MCP_PROTOCOL_VERSION)
         modern_client = version is not None and version in self.host.profile.modern_versions
         legacy = self.config.legacy_sessions
+        session_id = headers.get(MCP_SESSION_ID) if legacy and not modern_client else None
+        if session_id is not None and self.sessions.get(session_id) is None:
+            owner = owner_socket(session_id, self.config.worker_id, self.config.worker_socket_dir)
+            if owner is not None:
+                await relay(connection, http, owner)
+                return
         method = http.method
         if method == "POST":
             await self._post(connection, http, version)

@@ -127,6 +127,8 @@ class LegacyEndpoint:
 
     async def _initialize(self, connection: HttpConnection, request: Request, *, json: bool) -> None:
         session_id = secrets.token_urlsafe(_SESSION_ID_BYTES)
+        if self.config.worker_id is not None:
+            session_id = f"{self.config.worker_id}.{session_id}"  # the owner, for the other workers (forward.py)
         place = self.sessions.place_of(session_id)
         session = HttpSession(session_id, self.config, self.store)
         port = session.port = self.host.open_session(session, place)

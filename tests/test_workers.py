@@ -1,0 +1,219 @@
+"""``mcp-trio serve --workers N`` with real processes: the workers share the port, a killed worker is replaced
+while the others' sessions carry on, SIGTERM drains requests in flight, and bad combinations are refused."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+
+from mcp_trio.client import Client, ClientConfig, ConnectionClosed, open_client
+
+pytestmark = pytest.mark.slow
+READY = re.compile(r"worker (worker-\d+) ready \(pid (\d+)\)")
+
+
+class Parent:
+    """The parent process and what it printed on stderr."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.changed = trio.Event()
+
+    async def read(self) -> None:
+        assert self.process.stderr is not None
+        buffer = b""
+        while data := await self.process.stderr.receive_some(65536):
+            buffer += data
+            *complete, buffer = buffer.split(b"\n")
+            self.lines.extend(line.decode(errors="replace") for line in complete)
+            self.changed.set()
+            self.changed = trio.Event()
+
+    async def wait_for(self, pattern: str, count: int = 1) -> list[re.Match[str]]:
+        with trio.fail_after(30):
+            while True:
+                found = [m for line in self.lines if (m := re.search(pattern, line))]
+                if len(found) >= count:
+                    return found
+                await self.changed.wait()
+
+    def pids(self) -> dict[str, int]:
+        return {m[1]: int(m[2]) for line in self.lines if (m := READY.search(line))}
+
+
+@asynccontextmanager
+async def workers(*flags: str) -> AsyncIterator[tuple[Parent, str]]:
+    argv = [sys.executable, "-m", "mcp_trio", "serve", "--workers", "2", "--tcp", "127.0.0.1:0", *flags]
+    process = await trio.lowlevel.open_process(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    parent = Parent(process)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(parent.read)
+        try:
+            match = (await parent.wait_for(r"listening on (tcp://\S+)"))[0]
+            await parent.wait_for(r"2 workers ready")
+            yield parent, match[1]
+        finally:
+            with trio.CancelScope(shield=True):
+                if process.returncode is None:
+                    process.send_signal(signal.SIGKILL)
+                    for pid in parent.pids().values():
+                        with _gone():
+                            os.kill(pid, signal.SIGKILL)
+                await process.wait()
+            nursery.cancel_scope.cancel()
+
+
+class _gone:  # noqa: N801
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, *rest: Any) -> bool:
+        return kind is not None and issubclass(kind, ProcessLookupError)
+
+
+async def test_a_killed_worker_is_replaced_and_the_other_workers_sessions_carry_on() -> None:
+    async with workers() as (parent, target), AsyncExitStack() as stack:
+        clients: list[Client] = []
+        for _ in range(20):
+            clients.append(await stack.enter_async_context(open_client(target, config=ClientConfig(era="legacy"))))
+        victim = parent.pids()["worker-1"]
+        os.kill(victim, signal.SIGKILL)
+        await parent.wait_for(r"worker worker-1 ready", count=2)
+        assert parent.pids()["worker-1"] != victim
+        alive = lost = 0
+        for client in clients:
+            try:
+                await client.ping(timeout=5)
+                alive += 1
+            except ConnectionClosed:
+                lost += 1
+        # The kernel spread 20 sessions over both workers; only the victim's ended.
+        assert alive
+        assert lost
+        async with open_client(target) as fresh:
+            assert (await fresh.call_tool("echo", {"text": "after"})).content[0].text == "after"  # type: ignore[union-attr]
+
+
+async def test_sigterm_drains_requests_in_flight_and_exits_cleanly() -> None:
+    async with workers() as (parent, target), open_client(target) as client:
+        answers: list[str] = []
+
+        async def slow_call() -> None:
+            result = await client.call_tool("sleep", {"seconds": 1})
+            answers.append(result.content[0].text)  # type: ignore[union-attr]
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(slow_call)
+            await trio.sleep(0.3)
+            parent.process.send_signal(signal.SIGTERM)
+        assert answers
+        assert answers[0].startswith("slept")
+        with trio.fail_after(30):
+            assert await parent.process.wait() == 0
+
+
+def test_workers_refuse_transports_one_process_must_own() -> None:
+    for flags in (["--stdio"], ["--unix", "/tmp/x.sock"], []):
+        done = subprocess.run(
+            [sys.executable, "-m", "mcp_trio", "serve", "--workers", "2", *flags],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert "--workers N (N > 1) serves --tcp and --http only" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_trio", "serve", "--workers", "0", "--tcp", "127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "at least 1" in done.stderr
+
+
+async def test_a_legacy_http_session_answers_on_whichever_worker_a_connection_lands() -> None:
+    import http.client
+    import json
+
+    async with workers("--http", "127.0.0.1:0") as (parent, _):
+        url = (await parent.wait_for(r"listening on http://127\.0\.0\.1:(\d+)/mcp"))[0]
+        port = int(url[1])
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+        def post(body: dict[str, Any], session: str | None = None) -> tuple[int, dict[str, str], bytes]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # a new connection each time
+            extra = {"mcp-session-id": session, "mcp-protocol-version": "2025-11-25"} if session else {}
+            connection.request("POST", "/mcp", json.dumps(body), {**headers, **extra})
+            response = connection.getresponse()
+            answer = (response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+            connection.close()
+            return answer
+
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        status, got, _ = await trio.to_thread.run_sync(post, init)
+        assert status == 200
+        session = got["mcp-session-id"]
+        assert session.startswith("worker-")
+        status, _, _ = await trio.to_thread.run_sync(
+            post, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session
+        )
+        assert status == 202
+        for number in range(20):  # new connections: the kernel spreads them over both workers
+            call = {
+                "jsonrpc": "2.0",
+                "id": 10 + number,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": f"n{number}"}},
+            }
+            status, _, body = await trio.to_thread.run_sync(post, call, session)
+            assert status == 200, body
+            assert f"n{number}".encode() in body
+        # An id naming no live session still gets the owner's answer: 404, whichever worker the request reached.
+        status, _, _ = await trio.to_thread.run_sync(
+            post, {"jsonrpc": "2.0", "id": 99, "method": "ping"}, "worker-1.bogus"
+        )
+        assert status == 404
+
+
+async def test_a_notification_posted_in_one_worker_reaches_subscribers_in_every_worker() -> None:
+    async with workers() as (_, target), AsyncExitStack() as stack:
+        received: list[trio.Event] = []
+        for _ in range(10):  # spread over both workers by the kernel
+            arrived = trio.Event()
+            received.append(arrived)
+
+            def note(method: str, params: Any, arrived: trio.Event = arrived) -> None:
+                if method == "notifications/resources/updated" and params.uri == "demo://counter":
+                    arrived.set()
+
+            client = await stack.enter_async_context(
+                open_client(target, config=ClientConfig(era="legacy"), on_notification=note)
+            )
+            await client.subscribe("demo://counter")
+        async with open_client(target, config=ClientConfig(era="legacy")) as changer:
+            await changer.call_tool("increment", {"by": 1})
+        with trio.fail_after(10):
+            for arrived in received:
+                await arrived.wait()
