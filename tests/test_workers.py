@@ -217,3 +217,13 @@ async def test_a_notification_posted_in_one_worker_reaches_subscribers_in_every_
         with trio.fail_after(10):
             for arrived in received:
                 await arrived.wait()
+
+
+async def test_workers_serve_websocket_on_one_port_in_both_eras() -> None:
+    async with workers("--ws", "127.0.0.1:0") as (parent, _):
+        match = (await parent.wait_for(r"listening on (ws://\S+)"))[0]
+        for era in ("legacy", "modern"):
+            for _ in range(4):  # new connections: the kernel spreads them over both workers
+                async with open_client(match[1], config=ClientConfig(era=era)) as client:  # type: ignore[arg-type]
+                    result = await client.call_tool("echo", {"text": era})
+                    assert result.content[0].text == era  # type: ignore[union-attr]
