@@ -190,6 +190,8 @@ HOSTILE = [
 
 @pytest.mark.parametrize("data", HOSTILE)
 async def test_hostile_json_gets_a_json_rpc_error_and_the_session_keeps_serving(wire: Wire, data: bytes) -> None:
+    if wire.name.startswith("ws-") and b"\xff" in data:
+        pytest.skip("a WebSocket text frame cannot carry invalid UTF-8: it is Close 1007 (tests/transports)")
     answer = await wire.send_raw(data)
     assert answer.message is not None
     code = answer.error["code"]

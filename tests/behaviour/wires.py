@@ -20,7 +20,7 @@ import trio
 import trio.testing
 
 from mcp_trio.protocol.errors import McpError
-from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener
+from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener, WebSocketListener
 from mcp_trio.server.server import Server
 from mcp_trio.testing import RawClient, ServerRequestHandler, modern_meta
 from tests.transports.http.http_test_helpers import RawHttp, parse_sse
@@ -132,6 +132,36 @@ class LineWire(Wire):
 
     async def aclose(self) -> None:
         await self.client.stream.aclose()
+
+
+class WebSocketLines(trio.abc.Stream):
+    """A trio-websocket client connection seen as newline-delimited bytes, so ``LineWire`` drives WebSocket
+    unchanged: each line written is one text message, each message read is one line."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.pending = b""
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.pending += bytes(data)
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            await self.connection.send_message(line.decode("utf-8", "surrogateescape"))
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        from trio_websocket import ConnectionClosed
+
+        try:
+            message = await self.connection.get_message()
+        except ConnectionClosed:
+            return b""
+        return (message.encode() if isinstance(message, str) else message) + b"\n"
+
+    async def aclose(self) -> None:
+        await self.connection.aclose()
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
@@ -248,6 +278,8 @@ WIRES = [
     "stdio-legacy",
     "http-legacy",
     "http-modern",
+    "ws-legacy",
+    "ws-modern",
 ]
 
 
@@ -278,6 +310,18 @@ async def open_wire(name: str, server: Server, tmp_path: Any) -> AsyncIterator[W
             os.close(from_server_w)
             pipes = trio.StapledStream(trio.lowlevel.FdStream(to_server_w), trio.lowlevel.FdStream(from_server_r))
             wire = LineWire(name, era, pipes)
+        elif kind == "ws":
+            from trio_websocket import open_websocket_url
+
+            _, port = await runtime.add_listener(WebSocketListener("127.0.0.1", 0))
+            async with open_websocket_url(f"ws://127.0.0.1:{port}/mcp", subprotocols=["mcp"]) as connection:
+                wire = LineWire(name, era, WebSocketLines(connection))
+                await wire.initialize()
+                try:
+                    yield wire
+                finally:
+                    await wire.aclose()
+            return
         else:
             _, port = await runtime.add_listener(HttpListener("127.0.0.1", 0))
             wire = HttpWire(name, era, port)
