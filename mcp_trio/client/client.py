@@ -22,6 +22,7 @@ from mcp_trio.client.driver import ClientDriver, ConnectionClosed, ProgressHandl
 from mcp_trio.client.subscription import Subscription
 from mcp_trio.protocol.errors import LocalProtocolError, RemoteError
 from mcp_trio.protocol.types import (
+    TERMINAL_TASK_STATUSES,
     CallToolResult,
     Completion,
     CreateTaskResult,
@@ -329,6 +330,24 @@ class Client:
         """``tasks/result`` (legacy): waits for the task's end and returns the original request's result."""
         return await self.request("tasks/result", {"taskId": task_id}, timeout=timeout)
 
+    async def wait_task(self, task_id: str, *, timeout: Any = _NO_TIMEOUT) -> Any:
+        """Poll ``tasks/get`` until the task ends (honouring the server's poll interval), answering the task's
+        input requests with the client's handlers on the way (``tasks/update``); returns the final status.
+
+        ``timeout`` bounds each request, not the wait: wrap the call in ``trio.fail_after`` for that.
+        """
+        while True:
+            status = await self.get_task(task_id, timeout=timeout)
+            if status.status in TERMINAL_TASK_STATUSES:
+                return status
+            requests = status.input_requests
+            if status.status == "input_required" and requests is not UNSET and requests:
+                answers = await self.driver.answer_input_requests(requests)
+                await self.update_task(task_id, answers, timeout=timeout)
+                continue
+            interval_ms = status.poll_interval_ms if status.poll_interval_ms is not UNSET else status.poll_interval
+            await trio.sleep((interval_ms if isinstance(interval_ms, int) and interval_ms > 0 else 1000) / 1000)
+
     async def list_tasks(self, *, timeout: Any = _NO_TIMEOUT) -> list[Any]:
         return [item async for item in self._every("tasks/list", "tasks", timeout)]
 
@@ -337,9 +356,11 @@ class Client:
 
     async def update_task(self, task_id: str, input_responses: dict[str, Any], *, timeout: Any = _NO_TIMEOUT) -> Any:
         """``tasks/update`` (2026-07-28 tasks extension): answer the task's outstanding input requests."""
-        return await self.request(
-            "tasks/update", {"taskId": task_id, "inputResponses": input_responses}, timeout=timeout
-        )
+        responses = {
+            key: value if isinstance(value, msgspec.Raw) else msgspec.Raw(msgspec.json.encode(value))
+            for key, value in input_responses.items()
+        }
+        return await self.request("tasks/update", {"taskId": task_id, "inputResponses": responses}, timeout=timeout)
 
 
 def _page(cursor: str | None) -> Any:

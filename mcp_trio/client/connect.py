@@ -46,7 +46,7 @@ from mcp_trio.client.driver import (
 )
 from mcp_trio.protocol.client_session import ClientSession
 from mcp_trio.protocol.errors import RemoteError
-from mcp_trio.protocol.types import ClientCapabilities, DiscoverResult, Implementation
+from mcp_trio.protocol.types import TASKS_EXTENSION, ClientCapabilities, DiscoverResult, Implementation
 from mcp_trio.protocol.versions import MODERN_VERSIONS
 from mcp_trio.transports.port import Outlet, SessionPort
 from mcp_trio.transports.stream import StreamConnection
@@ -76,6 +76,7 @@ async def open_client(
     on_notification: NotificationHandler | None = None,
     headers: dict[str, str] | None = None,
     auth: Any = None,
+    tasks: bool = False,
 ) -> AsyncIterator[Client]:
     """Connect to an MCP server, establish a session, and close it when the block ends.
 
@@ -93,6 +94,8 @@ async def open_client(
         on_notification: receives ``(method, params)`` of every other notification (list changes, resource
             updates...).
         headers: HTTP and WebSocket only: extra request headers (of every request; of the upgrade).
+        tasks: 2026-07-28: declare the tasks extension, so a server may answer ``call_tool`` with a task
+            (``CreateTaskResult``; follow it with ``Client.wait_task``). Legacy: ask per call with ``task=``.
         auth: HTTP only: how to authenticate (an ``HttpAuth``: credentials per request, renewed on 401/403).
 
     Raises:
@@ -101,7 +104,7 @@ async def open_client(
         RemoteError: the server refused the session (``initialize`` or ``server/discover`` failed).
     """
     config = config if config is not None else ClientConfig()
-    capabilities = _capabilities(sampling, elicitation, roots)
+    capabilities = _capabilities(sampling, elicitation, roots, tasks)
     info = client_info if client_info is not None else DEFAULT_CLIENT_INFO
     try:
         async with trio.open_nursery() as nursery:
@@ -125,9 +128,14 @@ async def open_client(
 
 
 def _capabilities(
-    sampling: SamplingHandler | None, elicitation: ElicitationHandler | None, roots: RootsHandler | None
+    sampling: SamplingHandler | None,
+    elicitation: ElicitationHandler | None,
+    roots: RootsHandler | None,
+    tasks: bool = False,
 ) -> ClientCapabilities:
     declared: dict[str, Any] = {}
+    if tasks:
+        declared["extensions"] = {TASKS_EXTENSION: {}}
     if sampling is not None:
         declared["sampling"] = {}
     if elicitation is not None:

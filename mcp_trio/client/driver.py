@@ -311,7 +311,10 @@ class ClientDriver:
     # ------------------------------------------------------------------ input rounds (2026-07-28)
 
     async def _answer_inputs(self, result: InputRequiredResult) -> dict[str, Any]:
-        requests = result.input_requests if result.input_requests is not UNSET else {}
+        return await self.answer_input_requests(result.input_requests if result.input_requests is not UNSET else {})
+
+    async def answer_input_requests(self, requests: Any) -> dict[str, Any]:
+        """Answer a round of input requests (``inputRequests`` of a result or a task) with the handlers."""
         responses: dict[str, Any] = {}
         for key, input_request in requests.items():
             if type(input_request) is ElicitRequest:

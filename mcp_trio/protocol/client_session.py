@@ -556,7 +556,11 @@ class ClientSession(msgspec.Struct, PeerRequests, kw_only=True, gc=False):
         spec = METHODS[entry.method]
         if not self.modern:
             if entry.task:
-                return _decode_as(LegacyCreateTaskResult, spec.name, result)
+                # A receiver without task support processes the request normally (2025-11-25): either answer.
+                try:
+                    return _decode_as(LegacyCreateTaskResult, spec.name, result)
+                except McpError:
+                    return decode_result(spec, result)
             return decode_result(spec, result)
         try:
             result_type = _result_type(result)
