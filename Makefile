@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 # Re-install only when the project's metadata changed (quick when already up to date).
 RUN_STAMP  := $(VENV)/.stamp-run
 TEST_STAMP := $(VENV)/.stamp-test
-# `make serve` runs the demo server over Streamable HTTP on loopback; override with e.g. SERVE_ARGS=--stdio.
-SERVE_ARGS ?= --http 127.0.0.1:8000
+# `make serve` runs the demo server over Streamable HTTP on loopback, with /health, /ready and /metrics on port
+# 9100; override with e.g. SERVE_ARGS=--stdio.
+SERVE_ARGS ?= --http 127.0.0.1:8000 --admin 127.0.0.1:9100
 PYTEST_ARGS ?=
 CONFORMANCE_PORT ?= 3901
 CONFORMANCE_SERVER ?= $(VENV)/bin/mcp-trio serve mcp_trio.conformance_fixture:build_fixture_server --http 127.0.0.1:$(CONFORMANCE_PORT)

@@ -20,6 +20,7 @@ from typing import Any
 import trio
 
 from mcp_trio import __version__
+from mcp_trio.observability import Observer, serve_admin
 from mcp_trio.runtime.application import Runtime
 from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener, WebSocketListener
 from mcp_trio.server.server import Server
@@ -74,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-trio", description="MCP server and client on Trio.")
     parser.add_argument("--version", action="version", version=f"mcp-trio {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    health = commands.add_parser(
+        "health",
+        help="print a server's health document (from its admin endpoint); exit 1 unless it is healthy",
+        description="Fetch /health from a server's admin endpoint (mcp-trio serve --admin) and print it.",
+    )
+    health.add_argument("url", nargs="?", default="http://127.0.0.1:9100/health", help="default: %(default)s")
+    health.add_argument("--json", action="store_true", help="print the document as JSON")
     serve = commands.add_parser(
         "serve",
         help="run an MCP server (the built-in demo server by default)",
@@ -113,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_workers,
         metavar="N",
         help="worker processes sharing the ports (SO_REUSEPORT), supervised by this one; 'auto': one per core",
+    )
+    serve.add_argument(
+        "--admin",
+        type=_tcp_address,
+        default=None,
+        metavar="HOST:PORT",
+        help="serve /health, /ready and /metrics on this address (use 127.0.0.1; bearer token: MCP_TRIO_ADMIN_TOKEN)",
     )
     serve.add_argument("--worker-channel", type=int, default=None, help=argparse.SUPPRESS)  # set by the parent
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -181,10 +196,17 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
             print("mcp-trio: serving one session on stdio", file=sys.stderr, flush=True)
         shards = len(runtime.shards)
         log.info("supervision tree up: %d shards, %d listeners", shards, len(runtime.app.which_children()) - shards - 2)
+        observer = Observer(runtime)
         # Everything allocated so far lives as long as the process: keep the collector off it (p99).
         gc.freeze()
         try:
             async with trio.open_nursery() as nursery:
+                await nursery.start(observer.run)
+                if args.admin is not None:
+                    token = os.environ.get("MCP_TRIO_ADMIN_TOKEN") or None
+                    admin = await nursery.start(functools.partial(serve_admin, observer, *args.admin, token=token))
+                    say(f"mcp-trio: admin on http://{_show(admin[0])}:{admin[1]} (/health, /ready, /metrics)")
+                observer.serving = True
                 nursery.start_soon(_report_on_signal, runtime)
                 nursery.start_soon(_stop_on_signal, nursery.cancel_scope, runtime)
                 if worker:
@@ -264,6 +286,53 @@ async def _serve_workers(args: argparse.Namespace) -> None:
             sock.close()
 
 
+def _health(url: str, *, as_json: bool) -> int:
+    """``mcp-trio health``: 0 when the server answers 200 (healthy), 1 when it answers otherwise, 2 if unreachable."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    token = os.environ.get("MCP_TRIO_ADMIN_TOKEN")
+    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    except (OSError, ValueError) as error:
+        print(f"mcp-trio: error: cannot read {url}: {error}", file=sys.stderr)
+        return 2
+    try:
+        document = json.loads(body)
+    except ValueError:
+        print(f"mcp-trio: error: {url} answered {status} without a health document", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(document, indent=2))
+    else:
+        rows = [
+            ("status", document.get("status")),
+            ("problems", ", ".join(document.get("problems") or []) or "-"),
+            ("ready", document.get("ready")),
+            ("uptime (s)", document.get("uptime_seconds")),
+            ("connections", document.get("connections")),
+            ("legacy sessions", document.get("legacy_sessions")),
+            ("in flight", document.get("in_flight")),
+            ("listen streams", document.get("listen_streams")),
+            ("refusals", (document.get("admission") or {}).get("refusals") or "-"),
+            ("RSS (MiB)", round(((document.get("memory") or {}).get("rss_bytes") or 0) / 2**20, 1)),
+            ("memory growth (MB/h)", (document.get("memory") or {}).get("growth_mb_per_hour")),
+            (
+                "GC pause max / p99 (ms)",
+                "{max_ms} / {p99_ms}".format(**(document.get("gc") or {"max_ms": "-", "p99_ms": "-"})),
+            ),
+        ]
+        width = max(len(name) for name, _ in rows)
+        for name, value in rows:
+            print(f"{name:<{width}}  {value}")
+    return 0 if status == 200 else 1
+
+
 def _exit_if_stuck(seconds: float) -> None:
     """The tree is about to stop: if it has not within ``seconds``, end the process anyway.
 
@@ -330,8 +399,13 @@ def _show(host: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    level = getattr(args, "log_level", "warning")
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "health":
+        sys.exit(_health(args.url, as_json=args.json))
     if args.command == "serve" and args.workers > 1 and args.worker_channel is None:
+        if args.admin is not None:
+            parser.error("--admin with --workers N (N > 1) is not supported yet: serve one process to watch it")
         if args.stdio or args.unix or not (args.tcp or args.http or args.ws):
             parser.error("--workers N (N > 1) serves --tcp and --http only: stdio and Unix sockets are one process's")
         try:

@@ -22,6 +22,8 @@ LAYERS: dict[str, set[str]] = {
     "mcp_trio.transports": {"mcp_trio.protocol"},
     "mcp_trio.runtime": {"mcp_trio.protocol", "mcp_trio.transports", "supervision"},
     "mcp_trio.server": {"mcp_trio.protocol", "mcp_trio.transports", "mcp_trio.runtime", "supervision"},
+    # Watching a runtime: its counters, GC pauses, memory; served over the project's own HTTP connection.
+    "mcp_trio.observability": {"mcp_trio.protocol", "mcp_trio.transports", "mcp_trio.runtime", "supervision"},
     # The client rides the same framings as the server (transports); never the server or the runtime.
     "mcp_trio.client": {"mcp_trio.protocol", "mcp_trio.transports", "supervision"},
     # The top: the command line, the demo and fixture servers, the testing helpers, the package's re-exports.
@@ -31,6 +33,7 @@ LAYERS: dict[str, set[str]] = {
         "mcp_trio.runtime",
         "mcp_trio.server",
         "mcp_trio.client",
+        "mcp_trio.observability",
         "supervision",
     },
 }
@@ -44,7 +47,14 @@ FORBIDDEN_THIRD_PARTY: dict[str, set[str]] = {
 def _layer_of(module: str) -> str:
     if module == "supervision" or module.startswith("supervision."):
         return "supervision"
-    for layer in ("mcp_trio.protocol", "mcp_trio.transports", "mcp_trio.runtime", "mcp_trio.server", "mcp_trio.client"):
+    for layer in (
+        "mcp_trio.protocol",
+        "mcp_trio.transports",
+        "mcp_trio.runtime",
+        "mcp_trio.server",
+        "mcp_trio.client",
+        "mcp_trio.observability",
+    ):
         if module == layer or module.startswith(layer + "."):
             return layer
     return "mcp_trio.top"

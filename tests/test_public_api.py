@@ -57,6 +57,23 @@ def test_client_package_api_is_pinned() -> None:
         assert getattr(mcp_trio.client, name).__module__.startswith("mcp_trio.client")
 
 
+def test_observability_package_api_is_pinned() -> None:
+    import mcp_trio.observability
+
+    assert mcp_trio.observability.__all__ == [
+        "Observer",
+        "GcPauses",
+        "MemoryProfiler",
+        "MemorySnapshot",
+        "MetricsCollector",
+        "exposition",
+        "AdminEndpoint",
+        "serve_admin",
+    ]
+    for name in mcp_trio.observability.__all__:
+        assert getattr(mcp_trio.observability, name).__module__.startswith("mcp_trio.observability")
+
+
 def test_server_package_api_is_pinned() -> None:
     assert sorted(mcp_trio.server.__all__) == sorted(
         [

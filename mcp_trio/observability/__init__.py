@@ -1,0 +1,19 @@
+"""Watching a running server: GC pauses, the memory profiler, health and readiness, Prometheus metrics, and the
+admin endpoint that serves them (``mcp-trio serve --admin HOST:PORT``)."""
+
+from mcp_trio.observability.admin import AdminEndpoint, serve_admin
+from mcp_trio.observability.gc_pauses import GcPauses
+from mcp_trio.observability.health import Observer
+from mcp_trio.observability.memory import MemoryProfiler, MemorySnapshot
+from mcp_trio.observability.metrics import MetricsCollector, exposition
+
+__all__ = [
+    "Observer",
+    "GcPauses",
+    "MemoryProfiler",
+    "MemorySnapshot",
+    "MetricsCollector",
+    "exposition",
+    "AdminEndpoint",
+    "serve_admin",
+]
