@@ -17,9 +17,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import trio
 
 from mcp_trio import __version__
+from mcp_trio.config import ConfigError, DaemonConfig, ServeSettings, load_config
 from mcp_trio.observability import Observer, serve_admin
 from mcp_trio.runtime.application import Runtime
 from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener, WebSocketListener
@@ -115,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT[/path]",
         help="WebSocket, a non-standard transport (SEP-1288: subprotocol mcp), both wire eras (path /mcp by default)",
     )
+    serve.add_argument("--config", default=None, metavar="FILE", help="a TOML config file (see `mcp-trio config show`)")
     serve.add_argument(
         "--workers",
-        default=1,
+        default=None,
         type=_workers,
         metavar="N",
         help="worker processes sharing the ports (SO_REUSEPORT), supervised by this one; 'auto': one per core",
@@ -130,7 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve /health, /ready and /metrics on this address (use 127.0.0.1; bearer token: MCP_TRIO_ADMIN_TOKEN)",
     )
     serve.add_argument("--worker-channel", type=int, default=None, help=argparse.SUPPRESS)  # set by the parent
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
+    config = commands.add_parser(
+        "config",
+        help="show the effective configuration, or check a config file",
+        description="Configuration: defaults, then a TOML file, then MCP_TRIO_<SECTION>_<KEY>, then flags.",
+    )
+    actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="print the effective configuration, with where each value came from")
+    show.add_argument("--config", default=None, metavar="FILE", help="a TOML config file")
+    check = actions.add_parser("check", help="validate a config file (exit 2 with the problem if it is bad)")
+    check.add_argument("file", metavar="FILE")
     return parser
 
 
@@ -180,7 +193,7 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
             await runtime.add_listener(UnixListener(path))
             say(f"mcp-trio: listening on unix://{path}")
         for index, (host, port, url_path) in enumerate(args.http):
-            config = _worker_http_config(index) if worker else None
+            config = _worker_http_config(index, args.http_config) if worker else args.http_config
             bound = await runtime.add_listener(HttpListener(host, port, url_path, config, reuse_port=worker))
             say(f"mcp-trio: listening on http://{_show(bound[0])}:{bound[1]}{url_path}")
             if config is not None and config.worker_socket_dir is not None:
@@ -188,7 +201,9 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
                 unix_path = os.path.join(config.worker_socket_dir, f"{config.worker_id}.sock")
                 await runtime.add_listener(HttpListener(host, bound[1], url_path, config, unix_path=unix_path))
         for host, port, url_path in args.ws:
-            bound = await runtime.add_listener(WebSocketListener(host, port, url_path, reuse_port=worker))
+            bound = await runtime.add_listener(
+                WebSocketListener(host, port, url_path, args.ws_config, reuse_port=worker)
+            )
             say(f"mcp-trio: listening on ws://{_show(bound[0])}:{bound[1]}{url_path}")
         stdio = StdioListener() if args.stdio or not (args.tcp or args.unix or args.http or args.ws) else None
         if stdio is not None:
@@ -224,7 +239,7 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
             _exit_if_stuck(2 * runtime.config.shutdown_timeout + 2.0)
 
 
-def _worker_http_config(index: int) -> HttpConfig | None:
+def _worker_http_config(index: int, base: HttpConfig | None) -> HttpConfig | None:
     """The HTTP config of a worker's ``index``-th endpoint: its session ids name it, and it knows where the other
     workers' endpoints listen (set by the parent in the environment: ``mcp_trio.workers``)."""
     worker_id = os.environ.get(WORKER_ID_ENV)
@@ -233,7 +248,7 @@ def _worker_http_config(index: int) -> HttpConfig | None:
         return None
     socket_dir = os.path.join(directory, str(index))
     os.makedirs(socket_dir, exist_ok=True)
-    return HttpConfig(worker_id=worker_id, worker_socket_dir=socket_dir)
+    return attrs.evolve(base or HttpConfig(), worker_id=worker_id, worker_socket_dir=socket_dir)
 
 
 def _say(line: str) -> None:
@@ -278,7 +293,9 @@ async def _serve_workers(args: argparse.Namespace) -> None:
     for (host, port), (_, _, url_path) in zip(ws, args.ws, strict=True):
         argv += ["--ws", f"{_show(host)}:{port}{url_path}"]
         announce.append(f"mcp-trio: listening on ws://{_show(host)}:{port}{url_path}")
-    argv += ["--log-level", args.log_level]
+    argv += ["--log-level", args.log_level, "--workers", "1"]
+    if args.config is not None:
+        argv += ["--config", args.config]  # the rest of the file ([server], [runtime], [http]...) for each worker
     try:
         await serve_workers(argv, WorkerSettings(args.workers), announce)
     finally:
@@ -399,11 +416,22 @@ def _show(host: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = getattr(args, "log_level", "warning")
+    if args.command == "config":
+        sys.exit(_config_command(args))
+    daemon: DaemonConfig | None = None
+    if args.command == "serve":
+        try:
+            daemon = load_config(args.config, os.environ, _flags(args))
+        except ConfigError as error:
+            print(f"mcp-trio: error: {error}", file=sys.stderr)
+            sys.exit(2)
+        _adopt(args, daemon.serve)
+    level = getattr(args, "log_level", None) or "warning"
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "health":
         sys.exit(_health(args.url, as_json=args.json))
-    if args.command == "serve" and args.workers > 1 and args.worker_channel is None:
+    assert daemon is not None
+    if args.workers > 1 and args.worker_channel is None:
         if args.admin is not None:
             parser.error("--admin with --workers N (N > 1) is not supported yet: serve one process to watch it")
         if args.stdio or args.unix or not (args.tcp or args.http or args.ws):
@@ -424,16 +452,83 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"mcp-trio: error: {group.exceptions[0]}", file=sys.stderr)
             sys.exit(1)
         return
-    if args.command == "serve":
-        try:
-            server = load_server(args.target)
-        except CliError as exc:
-            parser.error(str(exc))
-        try:
-            trio.run(_serve, server, args)
-        except* KeyboardInterrupt:
-            pass
-        except* OSError as group:
-            # e.g. the address is in use: a clear line, not a traceback
-            print(f"mcp-trio: error: {group.exceptions[0]}", file=sys.stderr)
-            sys.exit(1)
+    try:
+        server = load_server(args.target)
+    except CliError as exc:
+        parser.error(str(exc))
+    _configure(server, daemon)
+    args.http_config, args.ws_config = daemon.http, daemon.websocket
+    try:
+        trio.run(_serve, server, args)
+    except* KeyboardInterrupt:
+        pass
+    except* OSError as group:
+        # e.g. the address is in use: a clear line, not a traceback
+        print(f"mcp-trio: error: {group.exceptions[0]}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _config_command(args: argparse.Namespace) -> int:
+    """``mcp-trio config show|check``: 0, or 2 with the problem on stderr."""
+    file = args.config if args.action == "show" else args.file
+    try:
+        daemon = load_config(file, os.environ)
+    except ConfigError as error:
+        print(f"mcp-trio: error: {error}", file=sys.stderr)
+        return 2
+    if args.action == "show":
+        print(daemon.show())
+    else:
+        print(f"{file}: valid ({len(daemon.sources)} values set)")
+    return 0
+
+
+def _flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The ``[serve]`` values the command line gave (they win over the file and the environment)."""
+    given: dict[str, Any] = {}
+    if args.target is not None:
+        given["target"] = args.target
+    for name in ("tcp", "http", "ws"):
+        values = getattr(args, name)
+        if values:
+            given[name] = [f"{_show(value[0])}:{value[1]}{value[2] if len(value) > 2 else ''}" for value in values]
+    if args.unix:
+        given["unix"] = list(args.unix)
+    if args.stdio:
+        given["stdio"] = True
+    if args.workers is not None:
+        given["workers"] = args.workers
+    if args.admin is not None:
+        given["admin"] = f"{_show(args.admin[0])}:{args.admin[1]}"
+    if args.log_level is not None:
+        given["log_level"] = args.log_level
+    return {"serve": given}
+
+
+def _adopt(args: argparse.Namespace, serve: ServeSettings) -> None:
+    """Put the effective ``[serve]`` values back into ``args`` in the parsed forms the rest of the CLI uses."""
+    try:
+        args.tcp = [_tcp_address(value) for value in serve.tcp]
+        args.http = [_http_address(value) for value in serve.http]
+        args.ws = [_http_address(value) for value in serve.ws]
+        args.admin = _tcp_address(serve.admin) if serve.admin is not None else None
+    except argparse.ArgumentTypeError as error:
+        print(f"mcp-trio: error: [serve] {error}", file=sys.stderr)
+        sys.exit(2)
+    args.unix = list(serve.unix)
+    args.stdio = serve.stdio
+    args.workers = serve.workers
+    args.log_level = serve.log_level
+    args.target = serve.target
+
+
+def _configure(server: Server, daemon: DaemonConfig) -> None:
+    """Apply the ``[server]`` and ``[runtime]`` values that were set (file, environment) over the server's own
+    config, so a value the server's code chose stays unless the operator overrides it."""
+    chosen = {key.partition(".")[2]: key.partition(".")[0] for key in daemon.sources}
+    server_values = {k: getattr(daemon.server, k) for k, section in chosen.items() if section == "server"}
+    runtime_values = {k: getattr(daemon.runtime, k) for k, section in chosen.items() if section == "runtime"}
+    if not server_values and not runtime_values:
+        return
+    runtime = attrs.evolve(server.config.runtime, **runtime_values)
+    server.config = attrs.evolve(server.config, **server_values, runtime=runtime)
