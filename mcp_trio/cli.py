@@ -224,6 +224,8 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
                 observer.serving = True
                 nursery.start_soon(_report_on_signal, runtime)
                 nursery.start_soon(_stop_on_signal, nursery.cancel_scope, runtime)
+                if not worker:  # a worker is replaced on its parent's SIGHUP instead
+                    nursery.start_soon(_reload_on_signal, runtime, server, args)
                 if worker:
                     bus_fd = os.environ.get(WORKER_BUS_ENV)
                     bus = WorkerBus(args.worker_channel, int(bus_fd) if bus_fd and bus_fd.isdigit() else None)
@@ -402,6 +404,49 @@ async def _stop_on_signal(scope: trio.CancelScope, runtime: Runtime) -> None:
             return
 
 
+async def _reload_on_signal(runtime: Runtime, server: Server, args: argparse.Namespace) -> None:
+    """SIGHUP: read the configuration again (file and environment) and adopt what can change live.
+
+    ``[runtime]`` limits in ``Admission.LIVE_KEYS`` change at once; ``[server]`` limits apply to connections and
+    sessions opened from now on; everything else (shards, transports, ``[http]``, ``[websocket]``, ``[serve]``)
+    is logged as needing a restart. A configuration that is now invalid is refused whole, and the server keeps
+    the one it has.
+    """
+    with trio.open_signal_receiver(signal.SIGHUP) as signals:
+        async for _ in signals:
+            try:
+                fresh = load_config(args.config, os.environ, args.flags)
+            except ConfigError as error:
+                log.error("configuration not reloaded: %s", error)
+                continue
+            old: DaemonConfig = args.daemon
+            live, later = runtime.reconfigure(attrs.evolve(runtime.config, **_set_in(fresh, "runtime")))
+            server_values = _set_in(fresh, "server")
+            changed_server = [key for key, value in server_values.items() if getattr(server.config, key) != value]
+            if changed_server:
+                server.config = attrs.evolve(server.config, **{key: server_values[key] for key in changed_server})
+            restart = [f"runtime.{key}" for key in later]
+            restart += [
+                f"[{name}]" for name in ("serve", "http", "websocket") if fresh.section(name) != old.section(name)
+            ]
+            args.daemon = fresh
+            log.info(
+                "configuration reloaded: live now %s; for new connections %s; after a restart only %s",
+                ", ".join(f"runtime.{key}" for key in live) or "nothing",
+                ", ".join(f"server.{key}" for key in changed_server) or "nothing",
+                ", ".join(restart) or "nothing",
+            )
+
+
+def _set_in(daemon: DaemonConfig, section: str) -> dict[str, Any]:
+    """The values of ``section`` the file, the environment or the flags set (defaults left out)."""
+    instance = daemon.section(section)
+    prefix = section + "."
+    return {
+        key[len(prefix) :]: getattr(instance, key[len(prefix) :]) for key in daemon.sources if key.startswith(prefix)
+    }
+
+
 async def _report_on_signal(runtime: Runtime) -> None:
     """``kill -USR1 <pid>`` prints the live supervision tree and per-shard counts on stderr."""
     with trio.open_signal_receiver(signal.SIGUSR1) as signals:
@@ -420,12 +465,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(_config_command(args))
     daemon: DaemonConfig | None = None
     if args.command == "serve":
+        args.flags = _flags(args)
         try:
-            daemon = load_config(args.config, os.environ, _flags(args))
+            daemon = load_config(args.config, os.environ, args.flags)
         except ConfigError as error:
             print(f"mcp-trio: error: {error}", file=sys.stderr)
             sys.exit(2)
         _adopt(args, daemon.serve)
+        args.daemon = daemon
     level = getattr(args, "log_level", None) or "warning"
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "health":
@@ -525,9 +572,8 @@ def _adopt(args: argparse.Namespace, serve: ServeSettings) -> None:
 def _configure(server: Server, daemon: DaemonConfig) -> None:
     """Apply the ``[server]`` and ``[runtime]`` values that were set (file, environment) over the server's own
     config, so a value the server's code chose stays unless the operator overrides it."""
-    chosen = {key.partition(".")[2]: key.partition(".")[0] for key in daemon.sources}
-    server_values = {k: getattr(daemon.server, k) for k, section in chosen.items() if section == "server"}
-    runtime_values = {k: getattr(daemon.runtime, k) for k, section in chosen.items() if section == "runtime"}
+    server_values = _set_in(daemon, "server")
+    runtime_values = _set_in(daemon, "runtime")
     if not server_values and not runtime_values:
         return
     runtime = attrs.evolve(server.config.runtime, **runtime_values)

@@ -153,3 +153,53 @@ async def test_serve_applies_the_file(tmp_path: Path) -> None:
         process.kill()
         await process.wait()
         await process.stderr.aclose()
+
+
+async def test_sighup_reloads_the_limits_that_can_change_live_and_names_the_others(tmp_path: Path) -> None:
+    import re
+    import signal
+
+    import trio
+
+    path = tmp_path / "live.toml"
+    path.write_text('[serve]\ntcp = ["127.0.0.1:0"]\n[runtime]\nmax_connections = 1\n')
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "mcp_trio", "serve", "--config", str(path)],
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stderr is not None
+    seen = b""
+
+    async def read_until(needle: bytes) -> None:
+        nonlocal seen
+        while needle not in seen:
+            seen += await process.stderr.receive_some(4096)  # type: ignore[union-attr]
+
+    try:
+        with trio.fail_after(30):
+            await read_until(b"supervision tree up")
+            port = int(re.search(rb"tcp://\S+:(\d+)", seen)[1])  # type: ignore[index]
+            first = await trio.open_tcp_stream("127.0.0.1", port)
+            refused = await trio.open_tcp_stream("127.0.0.1", port)
+            assert b'"reason":"connections"' in await refused.receive_some()
+            path.write_text('[serve]\ntcp = ["127.0.0.1:0"]\n[runtime]\nmax_connections = 5\nshards = 4\n')
+            process.send_signal(signal.SIGHUP)
+            await read_until(b"configuration reloaded")
+            await read_until(b"\n")
+            line = seen[seen.index(b"configuration reloaded") :].split(b"\n")[0].decode()
+            assert "live now runtime.max_connections" in line
+            assert "after a restart only runtime.shards" in line
+            admitted = await trio.open_tcp_stream("127.0.0.1", port)
+            init = b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
+            await admitted.send_all(init)
+            assert b'"result"' in await admitted.receive_some()  # the new limit admits it
+            path.write_text("[runtime]\nmax_connections = -1\n")  # now invalid: refused whole, nothing changes
+            process.send_signal(signal.SIGHUP)
+            await read_until(b"configuration not reloaded")
+            for stream in (first, refused, admitted):
+                await stream.aclose()
+    finally:
+        process.kill()
+        await process.wait()
+        await process.stderr.aclose()

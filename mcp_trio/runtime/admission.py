@@ -150,6 +150,59 @@ class Admission:
         self.level = ShedLevel.NORMAL
         self._over_soft = False
 
+    #: The limits ``reconfigure`` changes on a live runtime (the others shape the tree or its tasks at start).
+    LIVE_KEYS: Final = frozenset(
+        {
+            "max_in_flight",
+            "max_in_flight_per_shard",
+            "max_listen_streams",
+            "max_connections",
+            "soft_connections",
+            "max_connections_per_shard",
+            "retry_after_ms",
+            "accept_rate",
+            "accept_burst",
+            "client_rate",
+            "client_burst",
+            "max_clients_tracked",
+            "connection_rate",
+            "connection_burst",
+            "session_rate",
+            "session_burst",
+            "shed_memory",
+            "shed_loop_lag",
+            "shed_in_flight",
+            "shed_recover_ratio",
+            "shed_recover_after",
+            "drain_timeout",
+        }
+    )
+
+    def reconfigure(self, config: RuntimeConfig) -> None:
+        """Adopt new limits (``LIVE_KEYS``) on a live runtime: counters and the shedding level carry on; rate
+        limits of connections and sessions already open keep their buckets, new ones get the new rates."""
+        self.config = config
+        self.max_connections = config.connection_limit(descriptor_limit())
+        self.soft_connections = (
+            config.soft_connections if config.soft_connections is not None else int(self.max_connections * 0.8)
+        )
+        self.accepts = TokenBucket(config.accept_rate, config.accept_burst) if config.accept_rate else None
+        self.clients = (
+            KeyedBuckets(config.client_rate, config.client_burst, config.max_clients_tracked)
+            if config.client_rate
+            else None
+        )
+        level = self.level
+        self.shedder = LoadShedder(
+            memory=config.shed_memory,
+            loop_lag=config.shed_loop_lag,
+            in_flight=config.shed_in_flight,
+            recover_ratio=config.shed_recover_ratio,
+            recover_after=config.shed_recover_after,
+        )
+        self.level = level  # the next sample decides again, with the new thresholds
+        self._templates.clear()
+
     # ------------------------------------------------------------------ refusals
 
     def refuse(self, reason: str, detail: str, retry_after: float | None = None) -> ServerBusy:

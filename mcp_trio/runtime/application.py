@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final, Protocol
 
+import attrs
 import trio
 
 from mcp_trio.protocol.errors import ServerBusy
@@ -191,6 +192,19 @@ class Runtime:
             if isinstance(exc.cause, OSError):
                 raise exc.cause from None
             raise
+
+    def reconfigure(self, config: RuntimeConfig) -> tuple[list[str], list[str]]:
+        """Adopt the limits of ``config`` that can change on a live runtime (``Admission.LIVE_KEYS``); returns
+        (the keys changed now, the keys that differ but take effect only after a restart)."""
+        old = self.config
+        changed = [f.name for f in attrs.fields(type(config)) if getattr(old, f.name) != getattr(config, f.name)]
+        live = [name for name in changed if name in Admission.LIVE_KEYS]
+        later = [name for name in changed if name not in Admission.LIVE_KEYS]
+        if live:
+            adopted = attrs.evolve(old, **{name: getattr(config, name) for name in live})
+            self.config = adopted
+            self.admission.reconfigure(adopted)
+        return live, later
 
     async def drain(self, seconds: float) -> bool:
         """Stop accepting and let the requests in flight finish, for at most ``seconds``; whether they all did.
