@@ -217,7 +217,7 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(observer.run)
-                if args.admin is not None:
+                if args.admin is not None and not worker:  # with workers, the parent serves it
                     token = os.environ.get("MCP_TRIO_ADMIN_TOKEN") or None
                     admin = await nursery.start(functools.partial(serve_admin, observer, *args.admin, token=token))
                     say(f"mcp-trio: admin on http://{_show(admin[0])}:{admin[1]} (/health, /ready, /metrics)")
@@ -230,7 +230,7 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
                     bus_fd = os.environ.get(WORKER_BUS_ENV)
                     bus = WorkerBus(args.worker_channel, int(bus_fd) if bus_fd and bus_fd.isdigit() else None)
                     server.hub.bus = bus  # this worker's notifications reach the other workers' subscribers
-                    statistics = functools.partial(_worker_statistics, runtime)
+                    statistics = observer.summary
                     nursery.start_soon(bus.run, 1.0, statistics, server.hub.deliver, nursery.cancel_scope)
                 if stdio is not None:
                     await stdio.finished.wait()  # the client closed stdin: the process is done
@@ -261,20 +261,6 @@ def _quiet(line: str) -> None:
     log.debug("%s", line)
 
 
-def _worker_statistics(runtime: Runtime) -> dict[str, Any]:
-    """What a worker's heartbeat tells the parent."""
-    shards = runtime.statistics()
-    with open("/proc/self/statm", "rb") as statm:
-        rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    return {
-        "connections": sum(s.connections for s in shards),
-        "requests": sum(s.requests for s in shards),
-        "sessions": sum(s.sessions for s in shards),
-        "in_flight": runtime.admission.statistics()["in_flight"],
-        "rss": rss,
-    }
-
-
 async def _serve_workers(args: argparse.Namespace) -> None:
     """The parent of ``--workers N``: reserve the ports, run and supervise the workers (``mcp_trio.workers``)."""
     tcp, held = await reserve_ports(args.tcp)
@@ -299,7 +285,7 @@ async def _serve_workers(args: argparse.Namespace) -> None:
     if args.config is not None:
         argv += ["--config", args.config]  # the rest of the file ([server], [runtime], [http]...) for each worker
     try:
-        await serve_workers(argv, WorkerSettings(args.workers), announce)
+        await serve_workers(argv, WorkerSettings(args.workers), announce, args.admin)
     finally:
         for sock in held:
             sock.close()
@@ -479,8 +465,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(_health(args.url, as_json=args.json))
     assert daemon is not None
     if args.workers > 1 and args.worker_channel is None:
-        if args.admin is not None:
-            parser.error("--admin with --workers N (N > 1) is not supported yet: serve one process to watch it")
         if args.stdio or args.unix or not (args.tcp or args.http or args.ws):
             parser.error("--workers N (N > 1) serves --tcp and --http only: stdio and Unix sockets are one process's")
         try:

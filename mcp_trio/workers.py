@@ -47,6 +47,7 @@ from typing import Any, Final
 import attrs
 import trio
 
+from mcp_trio.observability import WorkersObserver, serve_admin
 from mcp_trio.runtime.listeners import bind_reuse_port
 from supervision import ChildSpec, Restart, Supervisor, open_supervisor
 
@@ -255,6 +256,15 @@ class _Parent:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(sig)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """Each ready worker's last heartbeat (its figures), for the parent's ``/health`` and ``/metrics``."""
+        rows = []
+        for slot, worker in sorted(self.workers.items()):
+            if worker.last and worker.process is not None:
+                figures = {key: value for key, value in worker.last.items() if key != "event"}
+                rows.append({"slot": slot, **figures, "pid": worker.process.pid})
+        return rows
+
     def report(self) -> str:
         lines = [f"workers: {len(self.workers)}"]
         for slot, worker in sorted(self.workers.items()):
@@ -321,7 +331,9 @@ async def reserve_ports(addresses: Sequence[tuple[str, int]]) -> tuple[list[tupl
     return resolved, held
 
 
-async def serve_workers(argv: Sequence[str], settings: WorkerSettings, announce: Sequence[str]) -> None:
+async def serve_workers(
+    argv: Sequence[str], settings: WorkerSettings, announce: Sequence[str], admin: tuple[str, int] | None = None
+) -> None:
     """Run ``settings.count`` workers of ``argv`` (a ``mcp-trio serve`` command line without
     ``--worker-channel``) until SIGTERM/SIGINT; ``announce`` is printed once every worker is ready.
 
@@ -330,12 +342,15 @@ async def serve_workers(argv: Sequence[str], settings: WorkerSettings, announce:
     """
     socket_dir = tempfile.mkdtemp(prefix="mcp-trio-workers-")
     try:
-        await _supervise(_Parent(argv, settings, socket_dir), settings, announce)
+        await _supervise(_Parent(argv, settings, socket_dir), settings, announce, admin)
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
 
 
-async def _supervise(parent: _Parent, settings: WorkerSettings, announce: Sequence[str]) -> None:
+async def _supervise(
+    parent: _Parent, settings: WorkerSettings, announce: Sequence[str], admin: tuple[str, int] | None
+) -> None:
+    watched = WorkersObserver(parent.rows, settings.count)
     async with (
         open_supervisor(intensity=settings.intensity, period=settings.period, name="workers") as supervisor,
         trio.open_nursery() as nursery,
@@ -345,6 +360,10 @@ async def _supervise(parent: _Parent, settings: WorkerSettings, announce: Sequen
             await supervisor.start_child(parent.spec(f"worker-{index + 1}"))
         for line in announce:
             print(line, file=sys.stderr, flush=True)
+        if admin is not None:
+            token = os.environ.get("MCP_TRIO_ADMIN_TOKEN") or None
+            bound = await nursery.start(functools.partial(serve_admin, watched, *admin, token=token))
+            print(f"mcp-trio: admin on http://{bound[0]}:{bound[1]} (/health, /ready, /metrics)", file=sys.stderr)
         print(
             f"mcp-trio: {settings.count} workers ready in {time.monotonic() - started:.1f} s "
             f"(capacity: {settings.count} x {raise_file_limit():,} open files)",
@@ -359,7 +378,7 @@ async def _supervise(parent: _Parent, settings: WorkerSettings, announce: Sequen
                     await _replace_one_by_one(parent, supervisor)
                 else:
                     log.info("stopping %d workers (%s)", len(parent.workers), signal.Signals(received).name)
-                    parent.stopping = True
+                    parent.stopping = watched.stopping = True
                     parent.terminate_all()
                     nursery.start_soon(_kill_on_second_signal, parent)
                     break

@@ -68,7 +68,9 @@ def test_observability_package_api_is_pinned() -> None:
         "MetricsCollector",
         "exposition",
         "AdminEndpoint",
+        "Watched",
         "serve_admin",
+        "WorkersObserver",
     ]
     for name in mcp_trio.observability.__all__:
         assert getattr(mcp_trio.observability, name).__module__.startswith("mcp_trio.observability")

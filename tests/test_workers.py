@@ -227,3 +227,33 @@ async def test_workers_serve_websocket_on_one_port_in_both_eras() -> None:
                 async with open_client(match[1], config=ClientConfig(era=era)) as client:  # type: ignore[arg-type]
                     result = await client.call_tool("echo", {"text": era})
                     assert result.content[0].text == era  # type: ignore[union-attr]
+
+
+async def test_the_parent_serves_health_and_metrics_for_every_worker() -> None:
+    import json
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with workers("--admin", "127.0.0.1:0") as (parent, target):
+        admin = (await parent.wait_for(r"admin on (http://\S+)"))[0][1]
+        async with open_client(target) as client:
+            await client.call_tool("echo", {"text": "x"})
+
+            def get(path: str) -> tuple[int, bytes]:
+                with urllib.request.urlopen(admin + path, timeout=10) as response:
+                    return response.status, response.read()
+
+            status, body = await trio.to_thread.run_sync(get, "/health")
+            document = json.loads(body)
+            assert status == 200
+            assert document["status"] == "ok"
+            assert sorted(row["slot"] for row in document["workers"]) == ["worker-1", "worker-2"]
+            assert all(row["pid"] in parent.pids().values() for row in document["workers"])
+            status, body = await trio.to_thread.run_sync(get, "/metrics")
+            families = {family.name: family for family in text_string_to_metric_families(body.decode())}
+            assert families["mcp_trio_workers"].samples[0].value == 2
+            assert {sample.labels["worker"] for sample in families["mcp_trio_connections"].samples} == {
+                "worker-1",
+                "worker-2",
+            }

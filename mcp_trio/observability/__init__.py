@@ -1,11 +1,12 @@
 """Watching a running server: GC pauses, the memory profiler, health and readiness, Prometheus metrics, and the
 admin endpoint that serves them (``mcp-trio serve --admin HOST:PORT``)."""
 
-from mcp_trio.observability.admin import AdminEndpoint, serve_admin
+from mcp_trio.observability.admin import AdminEndpoint, Watched, serve_admin
 from mcp_trio.observability.gc_pauses import GcPauses
 from mcp_trio.observability.health import Observer
 from mcp_trio.observability.memory import MemoryProfiler, MemorySnapshot
 from mcp_trio.observability.metrics import MetricsCollector, exposition
+from mcp_trio.observability.workers import WorkersObserver
 
 __all__ = [
     "Observer",
@@ -15,5 +16,7 @@ __all__ = [
     "MetricsCollector",
     "exposition",
     "AdminEndpoint",
+    "Watched",
     "serve_admin",
+    "WorkersObserver",
 ]

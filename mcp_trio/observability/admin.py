@@ -11,19 +11,18 @@ import functools
 import itertools
 import json
 import secrets
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import trio
 
-from mcp_trio.observability.health import Observer
-from mcp_trio.observability.metrics import CONTENT_TYPE, exposition
+from mcp_trio.observability.metrics import CONTENT_TYPE
 from mcp_trio.protocol.errors import InvalidRequest
 from mcp_trio.transports.http import HttpConfig
 from mcp_trio.transports.http.connection import HttpConnection, HttpRequest
 from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.lean_socket import LeanSocketStream
 
-__all__ = ["AdminEndpoint", "serve_admin"]
+__all__ = ["AdminEndpoint", "Watched", "serve_admin"]
 
 _JSON: Final = ("content-type", "application/json")
 _ids: Final = itertools.count(1)
@@ -44,10 +43,23 @@ class _Unplaced:
         return None
 
 
-class AdminEndpoint:
-    """Answers the admin paths for one ``Observer``."""
+class Watched(Protocol):
+    """What the admin endpoint shows: one server (``Observer``) or the parent of workers (``WorkersObserver``)."""
 
-    def __init__(self, observer: Observer, token: str | None = None, config: HttpConfig | None = None) -> None:
+    @property
+    def draining(self) -> bool: ...
+
+    def ready(self) -> bool: ...
+
+    def health(self) -> tuple[int, dict[str, Any]]: ...
+
+    def metrics(self) -> bytes: ...
+
+
+class AdminEndpoint:
+    """Answers the admin paths for what it watches."""
+
+    def __init__(self, observer: Watched, token: str | None = None, config: HttpConfig | None = None) -> None:
         self.observer = observer
         self.token = token
         self.config = config if config is not None else HttpConfig(max_body_bytes=1024)
@@ -76,7 +88,7 @@ class AdminEndpoint:
             body = json.dumps({"ready": ready, "draining": observer.draining}).encode()
             await connection.send_json(200 if ready else 503, body, [("cache-control", "no-store")])
         elif http.path == "/metrics":
-            await connection.send_response(200, [("content-type", CONTENT_TYPE)], exposition(observer))
+            await connection.send_response(200, [("content-type", CONTENT_TYPE)], observer.metrics())
         else:
             await connection.send_error(404, InvalidRequest(f"nothing at {http.path!r}: /health, /ready, /metrics"))
 
@@ -87,7 +99,7 @@ class AdminEndpoint:
 
 
 async def serve_admin(
-    observer: Observer,
+    observer: Watched,
     host: str,
     port: int,
     *,

@@ -63,6 +63,30 @@ class Observer:
     def ready(self) -> bool:
         return self.serving and not self.draining
 
+    def metrics(self) -> bytes:
+        """One scrape, in the Prometheus text format."""
+        from mcp_trio.observability.metrics import exposition
+
+        return exposition(self)
+
+    def summary(self) -> dict[str, Any]:
+        """The figures a worker's heartbeat carries to its parent (the parent's ``/health`` and ``/metrics``)."""
+        _, document = self.health()
+        admission = document["admission"]
+        return {
+            "status": document["status"],
+            "problems": document["problems"],
+            "connections": document["connections"],
+            "sessions": document["legacy_sessions"],
+            "in_flight": document["in_flight"],
+            "listen_streams": document["listen_streams"],
+            "refusals": admission["refusals"],
+            "rss": document["memory"]["rss_bytes"] or 0,
+            "growth_mb_per_hour": document["memory"]["growth_mb_per_hour"],
+            "gc_pause_max_ms": document["gc"]["max_ms"],
+            "gc_pause_p99_ms": document["gc"]["p99_ms"],
+        }
+
     def health(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, document)."""
         runtime = self.runtime
