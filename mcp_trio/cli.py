@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--worker-channel", type=int, default=None, help=argparse.SUPPRESS)  # set by the parent
     serve.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-format", default=None, choices=["text", "json"], help="json: one JSON object per line (on stderr)"
+    )
     config = commands.add_parser(
         "config",
         help="show the effective configuration, or check a config file",
@@ -253,6 +256,26 @@ def _worker_http_config(index: int, base: HttpConfig | None) -> HttpConfig | Non
     return attrs.evolve(base or HttpConfig(), worker_id=worker_id, worker_socket_dir=socket_dir)
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per record: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``pid`` and
+    ``traceback`` when the record carries an exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime
+        import json
+
+        document: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        if record.exc_info:
+            document["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(document)
+
+
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -281,7 +304,7 @@ async def _serve_workers(args: argparse.Namespace) -> None:
     for (host, port), (_, _, url_path) in zip(ws, args.ws, strict=True):
         argv += ["--ws", f"{_show(host)}:{port}{url_path}"]
         announce.append(f"mcp-trio: listening on ws://{_show(host)}:{port}{url_path}")
-    argv += ["--log-level", args.log_level, "--workers", "1"]
+    argv += ["--log-level", args.log_level, "--log-format", args.log_format, "--workers", "1"]
     if args.config is not None:
         argv += ["--config", args.config]  # the rest of the file ([server], [runtime], [http]...) for each worker
     try:
@@ -460,7 +483,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         _adopt(args, daemon.serve)
         args.daemon = daemon
     level = getattr(args, "log_level", None) or "warning"
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)  # never stdout: it is an MCP transport under --stdio
+    if getattr(args, "log_format", None) == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     if args.command == "health":
         sys.exit(_health(args.url, as_json=args.json))
     assert daemon is not None
@@ -533,6 +561,8 @@ def _flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         given["admin"] = f"{_show(args.admin[0])}:{args.admin[1]}"
     if args.log_level is not None:
         given["log_level"] = args.log_level
+    if args.log_format is not None:
+        given["log_format"] = args.log_format
     return {"serve": given}
 
 
@@ -550,6 +580,7 @@ def _adopt(args: argparse.Namespace, serve: ServeSettings) -> None:
     args.stdio = serve.stdio
     args.workers = serve.workers
     args.log_level = serve.log_level
+    args.log_format = serve.log_format
     args.target = serve.target
 
 

@@ -50,6 +50,8 @@ class ServeSettings:
         workers: worker processes (``--workers``).
         admin: ``HOST:PORT`` of the admin endpoint (``/health``, ``/ready``, ``/metrics``).
         log_level: ``debug``, ``info``, ``warning`` or ``error``.
+        log_format: ``text`` (one human-readable line per record) or ``json`` (one JSON object per line: time,
+            level, logger, message, and the traceback when there is one). Logs go to stderr, never stdout.
     """
 
     target: str | None = None
@@ -61,6 +63,7 @@ class ServeSettings:
     workers: int = 1
     admin: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
 
     def __attrs_post_init__(self) -> None:
         if self.workers < 1:

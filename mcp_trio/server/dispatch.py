@@ -259,7 +259,7 @@ class Dispatcher:
                 record_outcome(breaker, trio.current_time(), exc)
             if isinstance(exc, _RAISED):
                 raise
-            return self.finish(event, tool_exception_result(tool, _failure(exc)))
+            return self.finish(event, tool_exception_result(tool, _failure(exc), _where(peer, event)))
         if breaker is not None:
             record_outcome(breaker, trio.current_time(), None)
         return self.finish(event, tool.shape(value))
@@ -295,7 +295,7 @@ class Dispatcher:
                 return self._server.tasks.start(session, peer, event, tool, validated, answers)
             if isinstance(exc, McpError):
                 raise
-            return self.finish(event, tool_exception_result(tool, _failure(exc)))
+            return self.finish(event, tool_exception_result(tool, _failure(exc), _where(peer, event)))
         if breaker is not None:
             record_outcome(breaker, trio.current_time(), None)
         return self.finish(event, tool.shape(value))
@@ -469,3 +469,9 @@ def _failure(exc: BaseException) -> BaseException:
         raise passing
     assert failure is not None
     return failure
+
+
+def _where(peer: Any, event: RequestReceived) -> str:
+    """Where a request runs, for logs: its connection or session (the driver says) and its id."""
+    where = getattr(peer, "where", None)
+    return f"{where() if where is not None else 'a request'}, request {event.id!r}"

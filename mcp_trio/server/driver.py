@@ -354,19 +354,35 @@ class SessionDriver(msgspec.Struct, eq=False):
                     self.tasks = None
             self.outlet.done(event.id)
 
+    def where(self) -> str:
+        """Which connection or legacy session this is, for logs (``connection 12``, ``session 3.Xy...``)."""
+        outlet = self.outlet
+        ident = getattr(outlet, "id", None)
+        if ident is None:
+            return "a stateless request"
+        return f"session {ident}" if isinstance(ident, str) else f"connection {ident}"
+
     def _error_of(self, event: RequestReceived, exc: BaseException) -> McpError:
         """The error for what a handler raised; re-raises cancellation, ``KeyboardInterrupt`` and ``SystemExit``."""
         failure, passing = split_exit(exc)
         if passing is not None:
             if failure is not None:
-                logger.error("handler for %s failed while being cancelled", event.method, exc_info=failure)
+                logger.error(
+                    "handler for %s failed while being cancelled (%s, request %r)",
+                    event.method,
+                    self.where(),
+                    event.id,
+                    exc_info=failure,
+                )
             raise passing
         assert failure is not None
         if isinstance(failure, ServerBusy):  # a handler's own limit (e.g. the task store): count it with the rest
             refusals = self.place.admission.refusals
             refusals[failure.reason] = refusals.get(failure.reason, 0) + 1
         elif not isinstance(failure, McpError | msgspec.ValidationError):
-            logger.error("handler for %s failed", event.method, exc_info=failure)
+            logger.error(
+                "handler for %s failed (%s, request %r)", event.method, self.where(), event.id, exc_info=failure
+            )
         return error_from_exception(failure)
 
     def _encode_answer(self, event: RequestReceived, answer: Response | ErrorResponse) -> bytes:
@@ -375,7 +391,13 @@ class SessionDriver(msgspec.Struct, eq=False):
         try:
             return encode_message(answer)
         except _ENCODE_ERRORS as exc:
-            logger.error("the result of %s could not be serialised", event.method, exc_info=exc)
+            logger.error(
+                "the result of %s could not be serialised (%s, request %r)",
+                event.method,
+                self.where(),
+                event.id,
+                exc_info=exc,
+            )
             error = InternalError("the result could not be serialised")
             self.reply_status = error.http_status
             return encode_message(error_response(error, event.id))

@@ -138,11 +138,12 @@ def record_outcome(breaker: CircuitBreaker, now: float, exc: BaseException | Non
         breaker.record_ignored(now)
 
 
-def tool_exception_result(tool: ToolDefinition, exc: BaseException) -> CallToolResult:
-    """The ``isError`` result for what a tool raised (``ToolError`` is expected; anything else is logged)."""
+def tool_exception_result(tool: ToolDefinition, exc: BaseException, where: str = "") -> CallToolResult:
+    """The ``isError`` result for what a tool raised (``ToolError`` is expected; anything else is logged, with
+    ``where`` it ran: connection or session, and request)."""
     if isinstance(exc, ToolError):
         return tool_error_result(safe_str(exc))
-    logger.error("tool %s raised", tool.name, exc_info=exc)
+    logger.error("tool %s raised%s", tool.name, f" ({where})" if where else "", exc_info=exc)
     text = safe_str(exc)
     return tool_error_result(f"tool {tool.name} failed: {type(exc).__name__}{': ' + text if text else ''}")
 

@@ -207,7 +207,7 @@ class HttpConnection:
         except _Gone:
             pass
         except Exception:  # the connection's top level: log, drop this connection, keep the server
-            logger.exception("HTTP connection failed")
+            logger.exception("HTTP connection %d failed", self.id)
         finally:
             with trio.CancelScope(shield=True):
                 await self.stream.aclose()
