@@ -101,6 +101,8 @@ class Observer:
             problems.append("event loop stalled")
         if memory["leak_suspected"]:
             problems.append(f"memory growing {memory['growth_mb_per_hour']} MB/h")
+        metrics = getattr(runtime.host, "metrics", None)
+        rate, error_rate = metrics.last_minute() if metrics is not None else (0.0, 0.0)
         status = "draining" if self.draining else ("degraded" if problems else "ok")
         document: dict[str, Any] = {
             "status": status,
@@ -111,6 +113,8 @@ class Observer:
             "legacy_sessions": sum(figures.sessions for figures in runtime.statistics()),
             "in_flight": admission["in_flight"],
             "listen_streams": admission["listen_streams"],
+            "requests_per_second": round(rate, 2),  # over the last minute
+            "error_rate": round(error_rate, 4),
             "shards": shards,
             "admission": admission,
             "memory": {**memory, "python_heap_blocks": sys.getallocatedblocks()},

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mcp_trio.observability.health import Observer
@@ -88,6 +88,32 @@ class MetricsCollector(Collector):
         yield GaugeMetricFamily(
             "mcp_trio_ready", "1 while ready for traffic (/ready).", value=1 if observer.ready() else 0
         )
+        yield from _request_families(getattr(runtime.host, "metrics", None))
+
+
+def _request_families(metrics: Any) -> Iterator[Metric]:
+    """Requests per method and tool: counts by outcome and the latency histogram (``RequestMetrics``)."""
+    if metrics is None:
+        return
+    requests = CounterMetricFamily(
+        "mcp_trio_requests", "Requests answered, by method, tool and outcome.", labels=["method", "tool", "outcome"]
+    )
+    duration = HistogramMetricFamily(
+        "mcp_server_operation_duration_seconds",
+        "Seconds from dispatch to the encoded answer (OpenTelemetry: mcp.server.operation.duration).",
+        labels=["method", "tool"],
+    )
+    for (method, tool), series in sorted(metrics.series.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        labels = [method, tool or ""]
+        requests.add_metric([*labels, "ok"], series.count - series.errors)
+        requests.add_metric([*labels, "error"], series.errors)
+        cumulative, buckets = 0, []
+        for bound, count in zip([*map(str, metrics.buckets), "+Inf"], series.buckets, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        duration.add_metric(labels, buckets, sum_value=series.total_seconds)
+    yield requests
+    yield duration
 
 
 def exposition(observer: Observer) -> bytes:

@@ -29,6 +29,7 @@ import contextlib
 import inspect
 import logging
 import sys
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -273,12 +274,14 @@ class SessionDriver(msgspec.Struct, eq=False):
     def _start(self, event: RequestReceived) -> Reply:
         if event.era == "modern":
             self.modern_seen = True
+        started = perf_counter()
         try:
             result = self.server.dispatcher.dispatch(self.session, self, event)
         except BaseException as exc:  # noqa: BLE001 - _error_of re-raises what must propagate
             error = self._error_of(event, exc)
             self.reply_status = error.http_status
             answer: Response | ErrorResponse | None = self.session.respond_error(event.id, error)
+            self._observe(event, started, True)
             return None if answer is None else self._encode_answer(event, answer)
         if not inspect.iscoroutine(result):
             self.reply_status = 200
@@ -286,9 +289,13 @@ class SessionDriver(msgspec.Struct, eq=False):
             if answer is None:
                 return None
             try:
-                return encode_message(answer)  # the hot path: no call of its own
+                data = encode_message(answer)  # the hot path: no call of its own
             except _ENCODE_ERRORS:
-                return self._encode_answer(event, answer)
+                data = self._encode_answer(event, answer)
+            if self.server.config.request_metrics:
+                failed = getattr(result, "is_error", False) is True
+                self.server.metrics.observe(event.method, _tool_of(event), started, perf_counter(), failed)
+            return data
         place = self.place
         admission = place.admission
         refusal = admission.admit_task(place, event.method)
@@ -296,7 +303,7 @@ class SessionDriver(msgspec.Struct, eq=False):
             result.close()  # never started: nothing ran
             return self._refuse(event, refusal)
         try:
-            handle = place.requests.start_child_nowait(self._run, event, result, value=event.method)
+            handle = place.requests.start_child_nowait(self._run, event, result, started, value=event.method)
         except BaseException:
             result.close()
             admission.task_done(place, event.method)
@@ -323,7 +330,7 @@ class SessionDriver(msgspec.Struct, eq=False):
         self.retry_after_ms = refusal.retry_after_ms
         return refusal.answer(request_id)
 
-    async def _run(self, event: RequestReceived, work: Any) -> None:
+    async def _run(self, event: RequestReceived, work: Any, started: float) -> None:
         """A request's task: run the handler, then hand its answer to the outlet."""
         try:
             try:
@@ -334,9 +341,11 @@ class SessionDriver(msgspec.Struct, eq=False):
                 answer: Response | ErrorResponse | None = (
                     None if self.closed else self.session.respond_error(event.id, error)
                 )
+                self._observe(event, started, True)
             else:
                 status = 200
                 answer = None if self.closed else self.session.respond(event.id, value)
+                self._observe(event, started, getattr(value, "is_error", False) is True)
             if answer is not None:
                 self.reply_status = status  # read back below, with no checkpoint in between
                 data = self._encode_answer(event, answer)
@@ -353,6 +362,10 @@ class SessionDriver(msgspec.Struct, eq=False):
                 if not tasks:
                     self.tasks = None
             self.outlet.done(event.id)
+
+    def _observe(self, event: RequestReceived, started: float, error: bool) -> None:
+        if self.server.config.request_metrics:
+            self.server.metrics.observe(event.method, _tool_of(event), started, perf_counter(), error)
 
     def where(self) -> str:
         """Which connection or legacy session this is, for logs (``connection 12``, ``session 3.Xy...``)."""
@@ -491,3 +504,11 @@ class SessionDriver(msgspec.Struct, eq=False):
             pass
         finally:
             self.delivering = False
+
+
+def _tool_of(event: RequestReceived) -> str | None:
+    """The tool a ``tools/call`` names (the metrics' second label), else ``None``."""
+    if event.method != "tools/call":
+        return None
+    name = getattr(event.params, "name", None)
+    return name if isinstance(name, str) else None

@@ -34,6 +34,7 @@ from mcp_trio.server.context import Context
 from mcp_trio.server.dispatch import Dispatcher
 from mcp_trio.server.driver import SessionDriver
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, NotificationHub, Subscriber
+from mcp_trio.server.metrics import RequestMetrics
 from mcp_trio.server.prompts import PromptDefinition, define_prompt
 from mcp_trio.server.resources import ResourceDefinition, TemplateDefinition, define_resource, define_template
 from mcp_trio.server.tasks import TaskManager
@@ -95,6 +96,8 @@ class Server:
         self.prompts: dict[str, PromptDefinition] = {}
         self.completions: dict[tuple[str, str, str], tuple[Completer, bool]] = {}
         self.hub = NotificationHub()
+        #: Request counts and latency per method and tool (``/metrics``, ``/health``).
+        self.metrics = RequestMetrics()
         self.tasks = TaskManager(self)
         self.dispatcher = Dispatcher(self, RequestStateSealer(request_state_key, ttl=self.config.request_state_ttl))
         self._profile: ServerProfile | None = None

@@ -18,7 +18,7 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from mcp_trio.client import open_client
+from mcp_trio.client import ClientConfig, open_client
 
 pytestmark = pytest.mark.slow
 
@@ -126,3 +126,23 @@ async def test_the_health_command_prints_the_document_and_exits_by_status() -> N
     )
     assert done.returncode == 2
     assert b"cannot read" in done.stderr
+
+
+async def test_metrics_count_requests_per_method_and_tool_with_a_latency_histogram() -> None:
+    async with serving() as (_, mcp, admin):
+        async with open_client(mcp, config=ClientConfig(era="legacy")) as client:
+            for _ in range(3):
+                await client.call_tool("echo", {"text": "x"})
+        _, body = await trio.to_thread.run_sync(get, f"{admin}/metrics")
+        families = {family.name: family for family in text_string_to_metric_families(body.decode())}
+        requests = {
+            (s.labels["method"], s.labels["tool"], s.labels["outcome"]): s.value
+            for s in families["mcp_trio_requests"].samples
+            if s.name == "mcp_trio_requests_total"
+        }
+        assert requests[("tools/call", "echo", "ok")] == 3
+        histogram = families["mcp_server_operation_duration_seconds"]
+        count = next(s.value for s in histogram.samples if s.name.endswith("_count") and s.labels["tool"] == "echo")
+        assert count == 3
+        _, body = await trio.to_thread.run_sync(get, f"{admin}/health")
+        assert json.loads(body)["requests_per_second"] > 0

@@ -67,3 +67,39 @@ def test_flat_memory_is_not_a_leak_and_few_samples_never_are() -> None:
         early.sample()
     assert early.growth_mb_per_hour() > 1000
     assert not early.leaking()  # too few samples to say
+
+
+def test_request_metrics_bucket_latency_count_errors_and_bound_their_series() -> None:
+    import time
+
+    from mcp_trio.server.metrics import RequestMetrics
+
+    metrics = RequestMetrics(max_series=2)
+    now = time.perf_counter()
+    metrics.observe("tools/call", "echo", now - 0.00005, now, False)
+    metrics.observe("tools/call", "echo", now - 0.003, now, True)
+    metrics.observe("tools/list", None, now - 0.2, now, False)
+    metrics.observe("prompts/get", None, now - 0.2, now, False)  # past max_series: counted as "other"
+    echo = metrics.series[("tools/call", "echo")]
+    assert echo.count == 2
+    assert echo.errors == 1
+    assert echo.buckets[0] == 1  # <= 100 us
+    assert echo.buckets[metrics.buckets.index(0.005)] == 1  # <= 5 ms
+    assert ("other", None) in metrics.series
+    assert ("prompts/get", None) not in metrics.series
+    rate, error_rate = metrics.last_minute()
+    assert rate == 4 / 60
+    assert error_rate == 0.25
+
+
+async def test_request_metrics_can_be_turned_off() -> None:
+    from mcp_trio import ServerConfig
+    from mcp_trio.demo import build_demo_server
+    from mcp_trio.testing import open_client
+
+    for enabled in (True, False):
+        server = build_demo_server(ServerConfig(request_metrics=enabled))
+        async with open_client(server) as client:
+            await client.initialize()
+            await client.request("tools/call", {"name": "echo", "arguments": {"text": "x"}})
+        assert bool(server.metrics.series) is enabled
