@@ -9,8 +9,9 @@ help text.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
+import trio
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -89,6 +90,31 @@ class MetricsCollector(Collector):
             "mcp_trio_ready", "1 while ready for traffic (/ready).", value=1 if observer.ready() else 0
         )
         yield from _request_families(getattr(runtime.host, "metrics", None))
+        yield from _breaker_families(getattr(runtime.host, "tools", None))
+
+
+def _breaker_families(tools: Any) -> Iterator[Metric]:
+    """Each tool breaker's state (0 closed, 1 half-open, 2 open) and how often it opened and refused."""
+    breakers = [(name, tool.breaker) for name, tool in (tools or {}).items() if tool.breaker is not None]
+    if not breakers:
+        return
+    now = trio.current_time()
+    state = GaugeMetricFamily(
+        "mcp_trio_breaker_state", "A tool's circuit breaker: 0 closed, 1 half-open, 2 open.", labels=["tool"]
+    )
+    opened = CounterMetricFamily("mcp_trio_breaker_opened", "Times a tool's circuit opened.", labels=["tool"])
+    rejected = CounterMetricFamily(
+        "mcp_trio_breaker_rejections", "Calls a tool's open circuit refused.", labels=["tool"]
+    )
+    for name, breaker in sorted(breakers):
+        figures = breaker.statistics(now)
+        state.add_metric([name], _BREAKER_STATES.get(str(figures.state), 0))
+        opened.add_metric([name], figures.times_opened)
+        rejected.add_metric([name], figures.rejections)
+    yield from (state, opened, rejected)
+
+
+_BREAKER_STATES: Final = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def _request_families(metrics: Any) -> Iterator[Metric]:

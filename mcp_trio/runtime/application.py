@@ -209,14 +209,17 @@ class Runtime:
     async def drain(self, seconds: float) -> bool:
         """Stop accepting and let the requests in flight finish, for at most ``seconds``; whether they all did.
 
-        Every listener ends (new connections are refused by the kernel) and requests that would start now are
-        refused with -32000, reason ``draining`` (HTTP 503): nothing new is accepted, so nothing accepted is lost
-        when the caller then stops the tree.
+        Every listener ends (new connections are refused by the kernel), ``subscriptions/listen`` streams end
+        with their final result, and requests that would start now are refused with -32000, reason ``draining``
+        (HTTP 503): nothing new is accepted, so nothing accepted is lost when the caller then stops the tree.
         """
         self.admission.draining = True
         for name in list(self._listeners):
             with contextlib.suppress(Exception):
                 await self.app.terminate_child(name)
+        hub = getattr(self.host, "hub", None)
+        if hub is not None:
+            hub.close()  # listen streams end now, with their final result, instead of being cut at the stop
         admission = self.admission
         with trio.move_on_after(seconds):
             while admission.in_flight:

@@ -103,3 +103,29 @@ async def test_request_metrics_can_be_turned_off() -> None:
             await client.initialize()
             await client.request("tools/call", {"name": "echo", "arguments": {"text": "x"}})
         assert bool(server.metrics.series) is enabled
+
+
+async def test_tool_breakers_are_exported_with_their_state() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from mcp_trio import BreakerSettings, Server
+    from mcp_trio.observability import Observer
+
+    server = Server("breakers")
+
+    def flaky() -> str:
+        raise RuntimeError("down")
+
+    server.add_tool(flaky, breaker=BreakerSettings(failure_threshold=1), blocking=False)
+    async with server.open_runtime() as runtime:
+        breaker = server.tools["flaky"].breaker
+        assert breaker is not None
+        import trio
+
+        assert breaker.allow(trio.current_time())
+        breaker.record_failure(trio.current_time())  # one failure opens it (failure_threshold=1)
+        text = Observer(runtime).metrics().decode()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    state = families["mcp_trio_breaker_state"].samples[0]
+    assert state.labels == {"tool": "flaky"}
+    assert state.value == 2  # open

@@ -75,3 +75,20 @@ async def test_drain_gives_up_at_its_deadline(autojump_clock: trio.testing.MockC
         started = trio.current_time()
         assert await runtime.drain(10) is False
         assert trio.current_time() - started == 10
+
+
+async def test_drain_ends_listen_streams_with_their_final_result(autojump_clock: trio.testing.MockClock) -> None:
+    from mcp_trio.demo import build_demo_server
+    from mcp_trio.testing import modern_meta
+
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with build_demo_server().open_runtime() as runtime:
+        runtime.serve_stream(server_stream)
+        client = RawClient(client_stream)
+        params = {"notifications": {"toolsListChanged": True}, "_meta": modern_meta()}
+        await client.send({"jsonrpc": "2.0", "id": 5, "method": "subscriptions/listen", "params": params})
+        acknowledged = await client.receive()
+        assert acknowledged["method"] == "notifications/subscriptions/acknowledged"
+        assert await runtime.drain(5) is True
+        final = await client.response_to(5)
+        assert final["result"]["resultType"] == "complete"
