@@ -35,7 +35,7 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(TEST_STAMP)
-	$(VENV)/bin/mypy --strict mcp_trio supervision
+	$(VENV)/bin/mypy --strict mcp_trio supervision soak
 
 pytest: $(TEST_STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

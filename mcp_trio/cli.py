@@ -137,6 +137,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-format", default=None, choices=["text", "json"], help="json: one JSON object per line (on stderr)"
     )
+    soak = commands.add_parser(
+        "soak",
+        help="run a load scenario (baseline, flood, bomb, idle) against our server or any MCP server",
+        description="Run a seed scenario with open-loop pacing; prints progress every second and a summary, writes "
+        "a JSON report, and exits 1 when an SLA gate is breached.",
+    )
+    soak.add_argument("scenario", choices=["baseline", "flood", "bomb", "idle"])
+    soak.add_argument("--target", default=None, help="a URL or command line (default: start our server over TCP)")
+    soak.add_argument("--target-pid", type=int, action="append", default=[], help="sample this process's memory")
+    soak.add_argument("--allow-remote", action="store_true", help="allow a target that is not on this machine")
+    for name, kind in (("sessions", int), ("rate", float), ("duration", float), ("ramp", float), ("depth", int)):
+        soak.add_argument(f"--{name}", type=kind, default=None)
+    soak.add_argument("--warmup", type=float, default=None)
+    soak.add_argument("--cooldown", type=float, default=None)
+    soak.add_argument("--processes", type=int, default=1, help="load-generator processes (default 1)")
+    soak.add_argument("--workers", type=int, default=1, help="our server's --workers")
+    soak.add_argument("--era", choices=["auto", "modern", "legacy"], default="auto")
+    soak.add_argument("--sla", default="", help="gates, e.g. p95=150ms,p99=300ms,errors=0.1%%,rss_growth=25%%")
+    soak.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
     config = commands.add_parser(
         "config",
         help="show the effective configuration, or check a config file",
@@ -472,6 +491,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "config":
         sys.exit(_config_command(args))
+    if args.command == "soak":
+        sys.exit(_soak_command(args))
     daemon: DaemonConfig | None = None
     if args.command == "serve":
         args.flags = _flags(args)
@@ -525,6 +546,58 @@ def main(argv: Sequence[str] | None = None) -> None:
         # e.g. the address is in use: a clear line, not a traceback
         print(f"mcp-trio: error: {group.exceptions[0]}", file=sys.stderr)
         sys.exit(1)
+
+
+def _soak_command(args: argparse.Namespace) -> int:
+    """``mcp-trio soak``: 0 when every gate holds and every call got exactly one answer, 1 otherwise, 2 on bad
+    arguments."""
+    import json
+
+    from soak import SCENARIOS, parse_sla, run_soak
+
+    try:
+        gates = parse_sla(args.sla)
+        scenario = SCENARIOS[args.scenario].with_overrides(
+            sessions=args.sessions,
+            rate=args.rate,
+            duration=args.duration,
+            ramp=args.ramp,
+            depth=args.depth,
+            warmup=args.warmup,
+            cooldown=args.cooldown,
+        )
+        if scenario.sessions < 1 or scenario.duration <= 0 or (scenario.name != "idle" and scenario.rate <= 0):
+            raise ValueError("sessions, duration and (except for idle) rate must be positive")
+        report = trio.run(
+            functools.partial(
+                run_soak,
+                scenario,
+                target=args.target,
+                target_pids=args.target_pid,
+                processes=args.processes,
+                workers=args.workers,
+                era=args.era,
+                sla=gates,
+                allow_remote=args.allow_remote,
+                emit=_say,
+            )
+        )
+    except ValueError as error:
+        print(f"mcp-trio: error: {error}", file=sys.stderr)
+        return 2
+    totals = report.totals
+    print(
+        f"soak {scenario.name}: {totals['sent']:,} calls, {totals['ok']:,} ok, {totals['refused']:,} refused, "
+        f"{totals['failed']:,} failed, {totals['late_sends']:,} late sends; p50 {totals['p50_ms']} ms, "
+        f"p95 {totals['p95_ms']} ms, p99 {totals['p99_ms']} ms; every call answered once: "
+        f"{totals['exactly_one_answer']}"
+    )
+    for gate in report.gates:
+        print(f"  SLA {gate['gate']}: {gate['value']:.4g} {'ok' if gate['ok'] else 'BREACHED'}")
+    if args.report is not None:
+        with open(args.report, "w", encoding="utf-8") as handle:
+            json.dump(report.as_dict(), handle, indent=2)
+    return 0 if report.passed else 1
 
 
 def _config_command(args: argparse.Namespace) -> int:

@@ -1,0 +1,11 @@
+"""``mcp-trio soak``: the seed scenarios (baseline, flood, bomb, idle) against any MCP server.
+
+``scenarios`` describes them, ``generator`` is one load-generator process (open-loop pacing with our own client,
+latencies in HDR histograms from the intended send time), ``runner`` starts the target and the generators,
+merges their per-second figures, samples the server's memory and CPU, applies SLA gates and writes the report.
+"""
+
+from soak.runner import SoakReport, run_soak
+from soak.scenarios import SCENARIOS, Scenario, parse_sla
+
+__all__ = ["SCENARIOS", "Scenario", "SoakReport", "parse_sla", "run_soak"]
