@@ -37,7 +37,7 @@ class Subscriber:
         wake: called (synchronously) when something new is pending, for subscribers that flush by themselves.
     """
 
-    __slots__ = ("_event", "closed", "pending", "uris", "wake", "wanted")
+    __slots__ = ("_waiter", "closed", "pending", "uris", "wake", "wanted")
 
     def __init__(
         self, wanted: frozenset[str], uris: set[str] | None = None, wake: Callable[[], None] | None = None
@@ -46,7 +46,8 @@ class Subscriber:
         self.uris = uris
         self.wake = wake
         self.pending: dict[str, str | None] = {}  # key -> uri (for updates) or None
-        self._event: trio.Event | None = None
+        #: The task parked in ``wait`` (no ``trio.Event``: an idle listen stream keeps nothing but this slot).
+        self._waiter: trio.lowlevel.Task | None = None
         self.closed = False
 
     def post(self, method: str, uri: str | None = None) -> None:
@@ -54,8 +55,7 @@ class Subscriber:
         if key in self.pending:
             return
         self.pending[key] = uri
-        if self._event is not None:
-            self._event.set()
+        self._release()
         if self.wake is not None:
             self.wake()
 
@@ -68,15 +68,26 @@ class Subscriber:
     def close(self) -> None:
         """The server is ending its streams: wake the waiter for good."""
         self.closed = True
-        if self._event is not None:
-            self._event.set()
+        self._release()
+
+    def _release(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            trio.lowlevel.reschedule(waiter)
 
     async def wait(self) -> None:
-        """Wait until something is pending or the subscriber is closed."""
-        while not self.pending and not self.closed:
-            self._event = trio.Event()
-            await self._event.wait()
-        self._event = None
+        """Wait until something is pending or the subscriber is closed (a checkpoint either way)."""
+        if self.pending or self.closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._waiter = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._waiter = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
 
 class SubscriptionBus(Protocol):

@@ -11,8 +11,6 @@ dropped (legacy streams keep them in the event store) and waiting producers are 
 
 from __future__ import annotations
 
-from collections import deque
-
 import trio
 
 __all__ = ["ResponseStream", "sse_frame", "retry_frame", "KEEPALIVE_FRAME"]
@@ -39,14 +37,15 @@ class ResponseStream:
         live: ``False`` for a JSON response: intermediate frames are dropped, only the final answer counts.
     """
 
-    __slots__ = ("_frames", "_limit", "_size", "_space", "_wake", "detached", "ended", "final", "final_frame", "live")
+    __slots__ = ("_frames", "_limit", "_size", "_space", "_waiter", "detached", "ended", "final", "final_frame", "live")
 
     def __init__(self, limit: int, *, live: bool = True) -> None:
         self._limit = limit
         self.live = live
-        self._frames: deque[bytes] = deque()
+        self._frames: list[bytes] = []  # a list, not a deque: ``take`` drains it whole (56 bytes, not 600)
         self._size = 0
-        self._wake: trio.Event | None = None
+        #: The writer parked in ``wait`` (no ``trio.Event``: an idle stream, e.g. ``listen``, keeps only this).
+        self._waiter: trio.lowlevel.Task | None = None
         self._space: trio.Event | None = None
         #: The final answer as JSON and as an SSE frame, with the HTTP status it gets when sent as JSON.
         self.final: tuple[bytes, bytes, int] | None = None
@@ -59,9 +58,10 @@ class ResponseStream:
         return bool(self._frames)
 
     def _notify(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
-            self._wake = None
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            trio.lowlevel.reschedule(waiter)
 
     def post(self, frame: bytes) -> None:
         """Queue a frame (never blocks; dropped when the stream is not live)."""
@@ -112,11 +112,17 @@ class ResponseStream:
             self._space = None
 
     async def wait(self) -> None:
-        """Wait until there is something to write, or nothing more will come."""
-        while not self._frames and not self.ended and not self.detached:
-            if self._wake is None:
-                self._wake = trio.Event()
-            await self._wake.wait()
+        """Wait until there is something to write, or nothing more will come (a checkpoint either way)."""
+        if self._frames or self.ended or self.detached:
+            await trio.lowlevel.checkpoint()
+            return
+        self._waiter = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._waiter = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
     def take(self) -> bytes:
         """Everything queued, as one write."""
