@@ -197,7 +197,10 @@ def load_server(target: str | None) -> Server:
         except AttributeError:
             raise CliError(f"{module_name!r} has no attribute {attribute!r}") from None
     if not isinstance(obj, Server) and callable(obj):
-        obj = obj()
+        try:
+            obj = obj()  # a factory: build_server()
+        except Exception as exc:  # noqa: BLE001 - whatever the user's callable raises, said in one line
+            raise CliError(f"calling {target}() to build the server failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(obj, Server):
         raise CliError(f"{target} is a {type(obj).__name__}, not an mcp_trio.Server")
     return obj

@@ -7,6 +7,7 @@ stay plain, testable functions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import trio
 from msgspec import UNSET
 
+from mcp_trio.protocol.errors import LocalProtocolError
 from mcp_trio.protocol.profile import ServerProfile
 from mcp_trio.protocol.request_state import RequestStateSealer
 from mcp_trio.protocol.session import ServerSession
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from mcp_trio.transports.port import Outlet
 
 __all__ = ["Server"]
+
+#: A ``{variable}`` in a resource URI makes it a template (RFC 6570 level 1, as the official SDK infers).
+_TEMPLATE_VARIABLE = re.compile(r"\{[^{}]+\}")
 
 F = TypeVar("F", bound=Callable[..., Any])
 Completer = Callable[[str, dict[str, str]], Any]
@@ -180,7 +185,6 @@ class Server:
         Raises:
             LocalProtocolError: a bad name, a duplicate, or a signature that cannot be described.
         """
-        from mcp_trio.protocol.errors import LocalProtocolError
 
         definition = define_tool(
             fn,
@@ -244,12 +248,31 @@ class Server:
         size: int | None = None,
         icons: list[Icon] | None = None,
         blocking: bool = True,
-    ) -> ResourceDefinition:
-        """Register a resource at a fixed ``uri``; ``read()`` returns str, bytes or contents.
+    ) -> ResourceDefinition | TemplateDefinition:
+        """Register a resource at a fixed ``uri``; ``read()`` returns str, bytes or contents. A URI with
+        ``{variables}`` is a template (``add_resource_template``), as in the official SDK.
 
         ``blocking=False`` runs a synchronous ``read`` on the event loop instead of a worker thread
         (see ``add_tool``).
+
+        Raises:
+            LocalProtocolError: a resource or template with this URI is already registered.
         """
+        if _TEMPLATE_VARIABLE.search(uri):
+            if size is not None:
+                raise LocalProtocolError(f"resource template {uri!r}: size applies to fixed resources only")
+            return self.add_resource_template(
+                read,
+                uri,
+                name=name,
+                title=title,
+                description=description,
+                mime_type=mime_type,
+                icons=icons,
+                blocking=blocking,
+            )
+        if uri in self.resources:
+            raise LocalProtocolError(f"resource {uri!r} is already registered")
         definition = define_resource(
             read,
             uri,
@@ -289,7 +312,12 @@ class Server:
         """Register a ``{var}`` URI template; ``read(**vars)`` resolves a matching URI.
 
         ``blocking=False`` runs a synchronous ``read`` on the event loop (see ``add_tool``).
+
+        Raises:
+            LocalProtocolError: a template with this URI template is already registered.
         """
+        if any(existing.template.uri_template == uri_template for existing in self.templates):
+            raise LocalProtocolError(f"resource template {uri_template!r} is already registered")
         definition = define_template(
             read,
             uri_template,
@@ -343,6 +371,9 @@ class Server:
         """Register a prompt; its string parameters are the prompt's arguments.
 
         ``blocking=False`` runs a synchronous ``render`` on the event loop (see ``add_tool``).
+
+        Raises:
+            LocalProtocolError: a prompt with this name is already registered.
         """
         definition = define_prompt(
             render,
@@ -354,6 +385,8 @@ class Server:
             argument_descriptions=argument_descriptions,
             icons=icons,
         )
+        if definition.prompt.name in self.prompts:
+            raise LocalProtocolError(f"prompt {definition.prompt.name!r} is already registered")
         had = bool(self.prompts)
         self.prompts[definition.prompt.name] = definition
         self._changed(PROMPTS, had, True)

@@ -1,0 +1,63 @@
+"""Authoring rules a user of the official SDK expects: a ``{variable}`` URI is a template, duplicates are refused
+the same way for every kind, and a target that is not a server gets a clear error."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from mcp_trio import Server
+from mcp_trio.protocol.errors import LocalProtocolError
+from mcp_trio.testing import open_client
+
+
+async def test_a_resource_uri_with_variables_is_a_template() -> None:
+    server = Server("templates")
+
+    @server.resource("greeting://{name}", mime_type="text/plain")
+    def greeting(name: str) -> str:
+        return f"Hello, {name}!"
+
+    assert [t.template.uri_template for t in server.templates] == ["greeting://{name}"]
+    assert not server.resources
+    async with open_client(server) as client:
+        await client.initialize()
+        answer = await client.request("resources/read", {"uri": "greeting://bob"})
+        assert answer["result"]["contents"][0]["text"] == "Hello, bob!"
+
+
+def test_duplicates_are_refused_for_every_kind() -> None:
+    server = Server("duplicates")
+    server.add_resource(lambda: "a", "mem://a")
+
+    def named(name: str) -> str:
+        return name
+
+    server.add_resource_template(named, "mem://t/{name}")
+
+    def summary(text: str) -> str:
+        return text
+
+    server.add_prompt(summary)
+    with pytest.raises(LocalProtocolError, match="resource 'mem://a' is already registered"):
+        server.add_resource(lambda: "b", "mem://a")
+    with pytest.raises(LocalProtocolError, match=re.escape("resource template 'mem://t/{name}' is already registered")):
+        server.add_resource(named, "mem://t/{name}")  # a {variable} URI: a template, and this one exists
+    with pytest.raises(LocalProtocolError, match="prompt 'summary' is already registered"):
+        server.add_prompt(summary)
+
+
+def test_a_target_whose_factory_fails_gets_one_clear_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_trio", "serve", "json:dumps"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "calling json:dumps() to build the server failed: TypeError" in done.stderr
+    assert "Traceback" not in done.stderr
