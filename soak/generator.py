@@ -76,10 +76,12 @@ class Generator:
             error = "closed"
         self.record(trio.current_time() - intended, error)
 
-    async def paced(self, client: Any, rate: float, until: float) -> None:
-        """Open loop: one call every 1/rate seconds until ``until``, each timed from when it was due."""
+    async def paced(self, client: Any, rate: float, begin: float, until: float) -> None:
+        """Open loop: one call every 1/rate seconds from ``begin`` (the schedule, not when the session got there:
+        a session that opened late sends late, and those sends are counted) until ``until``, each timed from
+        when it was due."""
         interval = 1 / rate
-        intended = trio.current_time()
+        intended = begin
         async with trio.open_nursery() as nursery:
             while intended < until:
                 await trio.sleep_until(intended)
@@ -109,12 +111,12 @@ class Generator:
                 gate.release()
                 released = True
                 self.opened += 1
-                await self._drive(client, index, start)
+                await self._drive(client, index, start, opens)
         finally:
             if not released:
                 gate.release()
 
-    async def _drive(self, client: Any, index: int, start: float) -> None:
+    async def _drive(self, client: Any, index: int, start: float, opens: float) -> None:
         cfg = self.config
         sessions, ramp, rate = cfg["sessions"], cfg["ramp"], cfg["rate"]
         warm_end = start + cfg["warmup"]
@@ -126,11 +128,11 @@ class Generator:
             await client.ping(timeout=30)
             self.answered_pings += 1
         elif cfg["scenario"] == "bomb":
-            await self.paced(client, rate, warm_end)
+            await self.paced(client, rate, opens, warm_end)
             await self.closed_loop(client, hold_end)
-            await self.paced(client, rate, end)
+            await self.paced(client, rate, max(hold_end, trio.current_time()), end)
         else:
-            await self.paced(client, rate, closes)
+            await self.paced(client, rate, opens, closes)
 
     async def report_forever(self, start: float) -> None:
         second = 0
