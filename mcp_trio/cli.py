@@ -28,6 +28,7 @@ from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener,
 from mcp_trio.server.server import Server
 from mcp_trio.transports.http import HttpConfig
 from mcp_trio.workers import (
+    REQUEST_STATE_KEY_ENV,
     WORKER_BUS_ENV,
     WORKER_DIR_ENV,
     WORKER_ID_ENV,
@@ -540,6 +541,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CliError as exc:
         parser.error(str(exc))
     _configure(server, daemon)
+    shared_key = os.environ.get(REQUEST_STATE_KEY_ENV) if args.worker_channel is not None else None
+    if shared_key:
+        server.set_request_state_key(bytes.fromhex(shared_key))  # the parent's, shared by every worker
     args.http_config, args.ws_config = daemon.http, daemon.websocket
     try:
         trio.run(_serve, server, args)

@@ -37,6 +37,8 @@ from mcp_trio.transports.ws_config import WebSocketConfig
 __all__ = ["ServeSettings", "DaemonConfig", "ConfigError", "load_config", "SECTIONS", "ENV_PREFIX"]
 
 ENV_PREFIX: Final = "MCP_TRIO_"
+#: Variables with the prefix that are not configuration: a secret, and what a parent tells its workers.
+_NOT_CONFIG: Final = frozenset({"MCP_TRIO_ADMIN_TOKEN", "MCP_TRIO_REQUEST_STATE_KEY"})
 
 
 @attrs.frozen
@@ -210,7 +212,7 @@ def _from_file(path: str) -> list[tuple[str, str, Any]]:
 def _from_environment(environ: Mapping[str, str]) -> list[tuple[str, str, Any, str]]:
     found = []
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == "MCP_TRIO_ADMIN_TOKEN" or name.startswith("MCP_TRIO_WORKER"):
+        if not name.startswith(ENV_PREFIX) or name in _NOT_CONFIG or name.startswith("MCP_TRIO_WORKER"):
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -61,6 +62,7 @@ __all__ = [
     "WORKER_ID_ENV",
     "WORKER_DIR_ENV",
     "WORKER_BUS_ENV",
+    "REQUEST_STATE_KEY_ENV",
 ]
 
 log: Final = logging.getLogger("mcp_trio.workers")
@@ -70,6 +72,8 @@ WORKER_ID_ENV: Final = "MCP_TRIO_WORKER_ID"
 WORKER_DIR_ENV: Final = "MCP_TRIO_WORKER_DIR"
 #: The descriptor a worker reads the other workers' notifications from (``WorkerBus``).
 WORKER_BUS_ENV: Final = "MCP_TRIO_WORKER_BUS"
+#: The key every worker seals 2026-07-28 ``requestState`` with (hex), so an input round may land anywhere.
+REQUEST_STATE_KEY_ENV: Final = "MCP_TRIO_REQUEST_STATE_KEY"
 
 
 @attrs.frozen
@@ -158,6 +162,7 @@ class _Parent:
     def __init__(self, argv: Sequence[str], settings: WorkerSettings, socket_dir: str) -> None:
         self.argv = list(argv)
         self.socket_dir = socket_dir
+        self.state_key = secrets.token_hex(32)  # one per server: every worker verifies every other's state
         self.settings = settings
         self.workers: dict[str, _Worker] = {}
         self.generation = 0
@@ -188,6 +193,7 @@ class _Parent:
                     WORKER_ID_ENV: slot,
                     WORKER_DIR_ENV: self.socket_dir,
                     WORKER_BUS_ENV: str(bus_read),
+                    REQUEST_STATE_KEY_ENV: self.state_key,
                 },
             )
         except BaseException:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -257,3 +258,75 @@ async def test_the_parent_serves_health_and_metrics_for_every_worker() -> None:
                 "worker-1",
                 "worker-2",
             }
+
+
+ASKING_SERVER = """
+from mcp_trio import Context, Server
+
+server = Server("asking")
+
+
+@server.tool()
+async def greet(ctx: Context) -> str:
+    answer = await ctx.elicit("name?", {"type": "object", "properties": {"name": {"type": "string"}}})
+    return "hello " + str((answer.content or {}).get("name"))
+"""
+
+
+async def test_a_2026_input_round_may_be_answered_on_another_worker(tmp_path: Path) -> None:
+    """The sealed requestState of one worker is opened by any other: the parent gives them one key."""
+    import http.client
+    import json
+
+    (tmp_path / "asking_server.py").write_text(ASKING_SERVER)
+    argv = [
+        sys.executable, "-m", "mcp_trio", "serve", "asking_server:server",
+        "--workers", "2", "--http", "127.0.0.1:0",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    process = await trio.lowlevel.open_process(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    parent = Parent(process)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(parent.read)
+        try:
+            port = int((await parent.wait_for(r"listening on http://127\.0\.0\.1:(\d+)/mcp"))[0][1])
+            await parent.wait_for(r"2 workers ready")
+            meta = {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+            }
+
+            def post(params: dict[str, Any]) -> dict[str, Any]:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # new each time
+                body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+                headers = {
+                    "content-type": "application/json",
+                    "accept": "application/json, text/event-stream",
+                    "mcp-protocol-version": "2026-07-28",
+                    "mcp-method": "tools/call",
+                    "mcp-name": "greet",
+                }
+                connection.request("POST", "/mcp", body, headers)
+                answer: dict[str, Any] = json.loads(connection.getresponse().read())
+                connection.close()
+                return answer
+
+            for _ in range(8):  # new connections: rounds and retries land on either worker
+                first = await trio.to_thread.run_sync(post, {"name": "greet", "_meta": meta})
+                state = first["result"]["requestState"]
+                answer = {"action": "accept", "content": {"name": "Ada"}}
+                retry = {
+                    "name": "greet",
+                    "_meta": meta,
+                    "inputResponses": {"elicitation": answer},
+                    "requestState": state,
+                }
+                second = await trio.to_thread.run_sync(post, retry)
+                assert second["result"]["content"][0]["text"] == "hello Ada", second
+        finally:
+            process.kill()
+            for pid in parent.pids().values():
+                with _gone():
+                    os.kill(pid, signal.SIGKILL)
+            await process.wait()
+            nursery.cancel_scope.cancel()

@@ -107,6 +107,11 @@ class Server:
         self.dispatcher = Dispatcher(self, RequestStateSealer(request_state_key, ttl=self.config.request_state_ttl))
         self._profile: ServerProfile | None = None
 
+    def set_request_state_key(self, key: bytes) -> None:
+        """Seal MRTR ``requestState`` with ``key`` from now on (before serving): every process of a server with
+        ``--workers`` gets the same key from its parent, so a retry may land on any worker."""
+        self.dispatcher = Dispatcher(self, RequestStateSealer(key, ttl=self.config.request_state_ttl))
+
     # ------------------------------------------------------------------ profile
 
     @property
