@@ -161,8 +161,10 @@ class Context:
         if notification is not None:
             await self._peer.send(notification, self.event.id)
 
-    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
-        """Send a log message to the client if its level admits it (``logging/setLevel`` or ``_meta``)."""
+    async def log(self, level: str, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> None:
+        """Send a log message to the client if its level admits it (``logging/setLevel`` or ``_meta``);
+        ``logger_name`` is the official SDK's name for ``logger``."""
+        logger = logger if logger is not None else logger_name
         if level not in LOG_LEVELS:
             raise ValueError(f"unknown log level {level!r}")
         if not self._session.log_enabled(level, self.event.id if self.event.era == "modern" else None):
@@ -172,6 +174,24 @@ class Context:
             params["logger"] = logger
         await self._peer.send(Notification("notifications/message", params), self.event.id)
 
+    async def read_resource(self, uri: str) -> Any:
+        """Read one of this server's resources (static or templated) from inside a handler: its
+        ``ReadResourceResult`` (``.contents``), as the official SDK's ``Context.read_resource`` gives.
+
+        Raises:
+            ResourceNotFound: no resource or template matches ``uri``.
+        """
+        server = getattr(self._peer, "server", None)
+        if server is None:
+            raise LookupError("this context has no server to read from")
+        return await server.dispatcher.read_for(uri, self)
+
+    @property
+    def lifespan_context(self) -> Any:
+        """What the server's ``lifespan`` yielded (``None`` without one), shared by every request."""
+        server = getattr(self._peer, "server", None)
+        return getattr(server, "lifespan_value", None)
+
     async def close_stream(self, retry_ms: int | None = None) -> bool:
         """Ask the transport to close this request's SSE stream now; the client resumes with Last-Event-ID.
 
@@ -179,17 +199,17 @@ class Context:
         """
         return await self._peer.close_stream(self.event.id, retry_ms)
 
-    async def debug(self, data: Any, logger: str | None = None) -> None:
-        await self.log("debug", data, logger)
+    async def debug(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> None:
+        await self.log("debug", data, logger, logger_name=logger_name)
 
-    async def info(self, data: Any, logger: str | None = None) -> None:
-        await self.log("info", data, logger)
+    async def info(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> None:
+        await self.log("info", data, logger, logger_name=logger_name)
 
-    async def warning(self, data: Any, logger: str | None = None) -> None:
-        await self.log("warning", data, logger)
+    async def warning(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> None:
+        await self.log("warning", data, logger, logger_name=logger_name)
 
-    async def error(self, data: Any, logger: str | None = None) -> None:
-        await self.log("error", data, logger)
+    async def error(self, data: Any, logger: str | None = None, *, logger_name: str | None = None) -> None:
+        await self.log("error", data, logger, logger_name=logger_name)
 
     def _require(self, request: InputRequest) -> None:
         needed = _CAPABILITY_OF[type(request)]

@@ -341,34 +341,55 @@ class Dispatcher:
 
     def _read_resource(self, session: ServerSession, peer: Peer, event: RequestReceived) -> Any:
         uri: str = event.params.uri
-        server = self._server
-        definition = server.resources.get(uri)
-        if definition is not None:
-            args: dict[str, Any] = {}
-            read, is_async, blocking, ctx_param, mime = (
-                definition.read,
-                definition.is_async,
-                definition.blocking,
-                definition.context_parameter,
-                definition.resource.mime_type,
-            )
-        else:
-            for template in server.templates:
-                matched = template.match(uri)
-                if matched is not None:
-                    args = {name: getattr(matched, name) for name in template.arguments.names}
-                    read, is_async, ctx_param = template.read, template.is_async, template.context_parameter
-                    blocking = template.blocking
-                    mime = template.template.mime_type
-                    break
-            else:
-                if event.era == "modern":
-                    raise InvalidParams(f"resource not found: {uri}", {"uri": uri})
-                raise ResourceNotFound(f"resource not found: {uri}", {"uri": uri})
-        mime_type = None if mime is UNSET else mime
+        read, args, is_async, blocking, ctx_param, mime_type = self.find_resource(uri, event.era)
         if not is_async and not blocking and ctx_param is None:
             return self.finish(event, to_read_result(uri, mime_type, read(**args)))
         return self._read_async(session, peer, event, read, args, ctx_param, (is_async, blocking), uri, mime_type)
+
+    def find_resource(
+        self, uri: str, era: str
+    ) -> tuple[Callable[..., Any], dict[str, Any], bool, bool, str | None, Any]:
+        """(read, its arguments, is_async, blocking, context parameter, mime type) of the resource or template
+        ``uri`` names.
+
+        Raises:
+            ResourceNotFound: no resource or template matches (``InvalidParams`` on the 2026-07-28 wire).
+        """
+        server = self._server
+        definition = server.resources.get(uri)
+        if definition is not None:
+            mime = definition.resource.mime_type
+            return (
+                definition.read,
+                {},
+                definition.is_async,
+                definition.blocking,
+                definition.context_parameter,
+                None if mime is UNSET else mime,
+            )
+        for template in server.templates:
+            matched = template.match(uri)
+            if matched is not None:
+                args = {name: getattr(matched, name) for name in template.arguments.names}
+                mime = template.template.mime_type
+                return (
+                    template.read,
+                    args,
+                    template.is_async,
+                    template.blocking,
+                    template.context_parameter,
+                    None if mime is UNSET else mime,
+                )
+        if era == "modern":
+            raise InvalidParams(f"resource not found: {uri}", {"uri": uri})
+        raise ResourceNotFound(f"resource not found: {uri}", {"uri": uri})
+
+    async def read_for(self, uri: str, ctx: Context) -> Any:
+        """Read a resource from inside another handler (``Context.read_resource``): its ``ReadResourceResult``."""
+        read, args, is_async, blocking, ctx_param, mime_type = self.find_resource(uri, ctx.era)
+        if ctx_param is not None:
+            args[ctx_param] = ctx
+        return to_read_result(uri, mime_type, await self.invoke(read, args, is_async, blocking))
 
     async def _read_async(
         self,

@@ -7,9 +7,11 @@ stay plain, testable functions.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import trio
@@ -68,6 +70,8 @@ class Server:
         request_state_key: HMAC key for sealed MRTR state (random per process if omitted; give one key to all
             worker processes so any of them can verify a retry).
         logging: declare the ``logging`` capability (handlers log through ``Context.log``).
+        lifespan: ``lifespan(server)``, an async context manager entered when the server starts serving and left
+            when it stops; what it yields is ``Context.lifespan_context`` in every handler (database pools...).
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class Server:
         config: ServerConfig | None = None,
         request_state_key: bytes | None = None,
         logging: bool = True,
+        lifespan: Callable[[Server], AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         self.info = Implementation(
             name=name,
@@ -95,6 +100,8 @@ class Server:
         self.instructions = instructions
         self.config = config if config is not None else ServerConfig()
         self.logging = logging
+        self.lifespan = lifespan
+        self.lifespan_value: Any = None
         self.tools: dict[str, ToolDefinition] = {}
         self.resources: dict[str, ResourceDefinition] = {}
         self.templates: list[TemplateDefinition] = []
@@ -469,8 +476,34 @@ class Server:
         leaving the block stops everything in order.
         """
         self.hub.bind(trio.lowlevel.current_trio_token())
-        async with open_runtime(self, self.config.runtime) as runtime:
-            yield runtime
+        async with contextlib.AsyncExitStack() as stack:
+            if self.lifespan is not None:
+                self.lifespan_value = await stack.enter_async_context(self.lifespan(self))
+            async with open_runtime(self, self.config.runtime) as runtime:
+                yield runtime
+
+    def run(self, transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:
+        """Serve until interrupted, as the official SDK's ``run`` does: ``"stdio"``, ``"streamable-http"`` (or
+        ``"http"``) at ``http://host:port/path``, ``"tcp"``, or ``"websocket"`` (a non-standard transport).
+
+        Raises:
+            ValueError: a transport name this server does not have.
+        """
+        if transport == "stdio":
+            trio.run(self.serve_stdio)
+        elif transport in ("streamable-http", "http"):
+            trio.run(functools.partial(self.serve_http, host, port, path=path))
+        elif transport == "tcp":
+            trio.run(self.serve_tcp, host, port)
+        elif transport == "websocket":
+            from mcp_trio.runtime.listeners import WebSocketListener
+
+            trio.run(self.serve, WebSocketListener(host, port, path))
+        else:
+            raise ValueError(
+                f"unknown transport {transport!r}: use 'stdio', 'streamable-http', 'tcp' or 'websocket' "
+                "(the SDK's deprecated 'sse' is not served)"
+            )
 
     async def serve(
         self, *listeners: Listener, task_status: trio.TaskStatus[list[Any]] = trio.TASK_STATUS_IGNORED

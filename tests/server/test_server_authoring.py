@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
-from mcp_trio import Server
+from mcp_trio import Context, Server
 from mcp_trio.protocol.errors import LocalProtocolError
 from mcp_trio.testing import open_client
 
@@ -61,3 +63,44 @@ def test_a_target_whose_factory_fails_gets_one_clear_line() -> None:
     assert done.returncode == 2
     assert "calling json:dumps() to build the server failed: TypeError" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_lifespan_read_resource_and_logger_name_as_in_the_sdk() -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(server: Server) -> Any:
+        events.append("start")
+        yield {"db": "pool"}
+        events.append("stop")
+
+    server = Server("sdk-style", lifespan=lifespan)
+
+    @server.resource("config://app")
+    def app_config() -> str:
+        return "debug=false"
+
+    @server.resource("users://{user}/name")
+    def user_name(user: str) -> str:
+        return user.title()
+
+    @server.tool()
+    async def describe(ctx: Context) -> str:
+        await ctx.info("describing", logger_name="audit")
+        config = await ctx.read_resource("config://app")
+        name = await ctx.read_resource("users://ada/name")
+        return f"{ctx.lifespan_context['db']} {config.contents[0].text} {name.contents[0].text}"
+
+    async with open_client(server) as client:
+        await client.initialize()
+        await client.request("logging/setLevel", {"level": "info"})
+        answer = await client.request("tools/call", {"name": "describe"})
+        assert answer["result"]["content"][0]["text"] == "pool debug=false Ada"
+        log = next(n for n in client.notifications if n["method"] == "notifications/message")
+        assert log["params"]["logger"] == "audit"
+    assert events == ["start", "stop"]
+
+
+def test_run_names_the_transports_it_has() -> None:
+    with pytest.raises(ValueError, match="unknown transport 'sse'"):
+        Server("x").run("sse")
