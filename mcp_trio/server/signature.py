@@ -81,15 +81,93 @@ def argument_model(fn: Callable[..., Any], name: str, skip: str | None = None) -
             raise LocalProtocolError(f"{name}: *args/**kwargs cannot be described as MCP arguments")
         if param.name not in hints:
             raise LocalProtocolError(f"{name}: parameter {param.name!r} needs a type hint")
-        hint = hints[param.name]
-        if param.default is param.empty:
+        hint = _with_constraints(hints[param.name], f"{name}: parameter {param.name!r}")
+        default = param.default
+        if _is_field_info(default):  # ``x: int = Field(3, ge=0)``, the official SDK's style
+            hint = _with_constraints(typing.Annotated[hint, default], f"{name}: parameter {param.name!r}")
+            default = _field_default(default)
+        if default is param.empty:
             fields.append((param.name, hint))
         else:
-            fields.append((param.name, hint, param.default))
+            fields.append((param.name, hint, default))
     struct = msgspec.defstruct(f"{name}_arguments", fields, kw_only=True)
     schema = inline_schema(struct)
     schema.setdefault("properties", {})
     return ArgumentModel(struct, schema, tuple(f[0] for f in fields), positional)
+
+
+#: Constraints of the ``annotated_types`` package (what pydantic's ``Field`` puts in its metadata) as
+#: ``msgspec.Meta`` keywords.
+_CONSTRAINTS: Final = {
+    "Ge": "ge",
+    "Gt": "gt",
+    "Le": "le",
+    "Lt": "lt",
+    "MultipleOf": "multiple_of",
+    "MinLen": "min_length",
+    "MaxLen": "max_length",
+}
+
+
+def _is_field_info(value: Any) -> bool:
+    """A pydantic ``FieldInfo`` (recognised without importing pydantic, which is optional)."""
+    return type(value).__name__ == "FieldInfo" and type(value).__module__.startswith("pydantic")
+
+
+def _field_default(info: Any) -> Any:
+    default = getattr(info, "default", inspect.Parameter.empty)
+    if type(default).__name__ == "PydanticUndefinedType":
+        factory = getattr(info, "default_factory", None)
+        return factory() if callable(factory) else inspect.Parameter.empty
+    return default
+
+
+def _with_constraints(hint: Any, where: str) -> Any:
+    """``hint`` with its ``Annotated`` metadata in msgspec's terms: a pydantic ``Field(...)``, ``annotated_types``
+    constraints (``Ge(0)``...) and a plain string (a description) become ``msgspec.Meta``, so the schema shows
+    them and validation enforces them. Metadata that means nothing to msgspec is refused rather than dropped.
+
+    Raises:
+        LocalProtocolError: metadata that cannot be described or enforced (``where`` names the parameter).
+    """
+    if typing.get_origin(hint) is not typing.Annotated:
+        return hint
+    base, *metadata = typing.get_args(hint)
+    kept: list[Any] = []
+    meta: dict[str, Any] = {}
+    for item in metadata:
+        if isinstance(item, msgspec.Meta):
+            kept.append(item)
+        elif isinstance(item, str):
+            meta["description"] = item
+        elif _is_field_info(item):
+            for key in ("description", "title", "examples"):
+                value = getattr(item, key, None)
+                if value is not None:
+                    meta[key] = list(value) if key == "examples" else value
+            for constraint in getattr(item, "metadata", ()):
+                _constraint(constraint, meta, where)
+        elif type(item).__module__ == "annotated_types":
+            _constraint(item, meta, where)
+        else:
+            raise LocalProtocolError(
+                f"{where}: Annotated metadata {item!r} cannot be described in the JSON Schema or enforced; use "
+                "msgspec.Meta, pydantic.Field, annotated_types constraints or a description string"
+            )
+    if meta:
+        kept.append(msgspec.Meta(**meta))
+    return typing.Annotated[(base, *kept)] if kept else base
+
+
+def _constraint(item: Any, meta: dict[str, Any], where: str) -> None:
+    kind = type(item).__name__
+    key = _CONSTRAINTS.get(kind)
+    if key is not None:
+        meta[key] = getattr(item, key)
+    elif getattr(item, "pattern", None) is not None:
+        meta["pattern"] = item.pattern
+    elif kind not in ("Strict", "_PydanticGeneralMetadata"):
+        raise LocalProtocolError(f"{where}: the constraint {item!r} cannot be enforced here")
 
 
 def return_hint(fn: Callable[..., Any]) -> Any:

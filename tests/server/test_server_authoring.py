@@ -7,9 +7,11 @@ import re
 import subprocess
 import sys
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
+import annotated_types
 import pytest
+from pydantic import Field
 
 from mcp_trio import Context, Server
 from mcp_trio.protocol.errors import LocalProtocolError
@@ -104,3 +106,46 @@ async def test_lifespan_read_resource_and_logger_name_as_in_the_sdk() -> None:
 def test_run_names_the_transports_it_has() -> None:
     with pytest.raises(ValueError, match="unknown transport 'sse'"):
         Server("x").run("sse")
+
+
+async def test_pydantic_field_and_annotated_constraints_are_published_and_enforced() -> None:
+    server = Server("constraints")
+
+    @server.tool(blocking=False)
+    def repeat(
+        text: Annotated[str, Field(min_length=1, description="what to repeat")],
+        count: Annotated[int, Field(ge=0, le=5, description="how many times")],
+        sep: Annotated[str, "the separator"] = " ",
+        times: int = Field(1, ge=1, description="outer repeats"),  # the SDK's style
+        scale: Annotated[float, annotated_types.Gt(0)] = 1.0,
+    ) -> str:
+        return sep.join([text] * count * times) + ("" if scale == 1.0 else f" x{scale}")
+
+    schema = server.tools["repeat"].tool.input_schema
+    properties = schema["properties"]
+    assert properties["count"]["minimum"] == 0
+    assert properties["count"]["maximum"] == 5
+    assert properties["count"]["description"] == "how many times"
+    assert properties["text"]["minLength"] == 1
+    assert properties["sep"]["description"] == "the separator"
+    assert properties["times"]["default"] == 1
+    assert properties["times"]["minimum"] == 1
+    assert properties["scale"]["exclusiveMinimum"] == 0
+    assert set(schema["required"]) == {"text", "count"}
+    async with open_client(server) as client:
+        await client.initialize()
+        good = await client.request("tools/call", {"name": "repeat", "arguments": {"text": "a", "count": 2}})
+        assert good["result"]["content"][0]["text"] == "a a"
+        bad = await client.request("tools/call", {"name": "repeat", "arguments": {"text": "a", "count": -1}})
+        assert bad["result"]["isError"] is True
+        assert "count" in bad["result"]["content"][0]["text"]
+
+
+def test_annotated_metadata_that_cannot_be_enforced_is_refused_naming_the_parameter() -> None:
+    server = Server("refused")
+
+    def odd(value: Annotated[int, object()]) -> int:
+        return value
+
+    with pytest.raises(LocalProtocolError, match="parameter 'value': Annotated metadata"):
+        server.add_tool(odd)
