@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a seed scenario with open-loop pacing; prints progress every second and a summary, writes "
         "a JSON report, and exits 1 when an SLA gate is breached.",
     )
-    soak.add_argument("scenario", choices=["baseline", "flood", "bomb", "idle"])
+    soak.add_argument("scenario", choices=["baseline", "flood", "bomb", "idle", "compare"])
+    soak.add_argument("reports", nargs="*", metavar="REPORT", help="compare: the JSON reports to put side by side")
     soak.add_argument("--target", default=None, help="a URL or command line (default: start our server over TCP)")
     soak.add_argument("--target-pid", type=int, action="append", default=[], help="sample this process's memory")
     soak.add_argument("--allow-remote", action="store_true", help="allow a target that is not on this machine")
@@ -560,8 +561,22 @@ def _soak_command(args: argparse.Namespace) -> int:
     arguments."""
     import json
 
-    from soak import SCENARIOS, parse_sla, run_soak
+    from soak import SCENARIOS, compare_reports, parse_sla, run_soak
 
+    if args.scenario == "compare":
+        try:
+            documents = []
+            for path in args.reports:
+                with open(path, encoding="utf-8") as handle:
+                    documents.append((path, json.load(handle)))
+        except (OSError, ValueError) as error:
+            print(f"mcp-trio: error: cannot read a report: {error}", file=sys.stderr)
+            return 2
+        if len(documents) < 2:
+            print("mcp-trio: error: soak compare needs two or more JSON reports", file=sys.stderr)
+            return 2
+        print(compare_reports(documents))
+        return 0
     try:
         gates = parse_sla(args.sla)
         scenario = SCENARIOS[args.scenario].with_overrides(

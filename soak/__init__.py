@@ -5,7 +5,8 @@ latencies in HDR histograms from the intended send time), ``runner`` starts the 
 merges their per-second figures, samples the server's memory and CPU, applies SLA gates and writes the report.
 """
 
+from soak.compare import compare_reports
 from soak.runner import SoakReport, run_soak
 from soak.scenarios import SCENARIOS, Scenario, parse_sla
 
-__all__ = ["SCENARIOS", "Scenario", "SoakReport", "parse_sla", "run_soak"]
+__all__ = ["SCENARIOS", "Scenario", "SoakReport", "compare_reports", "parse_sla", "run_soak"]

@@ -87,3 +87,37 @@ def test_sla_parsing() -> None:
     assert [(g.name, g.limit) for g in gates] == [("p95", 0.15), ("p99", 1.0), ("errors", 0.001), ("rss_growth", 0.25)]
     with pytest.raises(ValueError, match="takes a percentage"):
         parse_sla("errors=3ms")
+
+
+def test_compare_puts_reports_side_by_side(tmp_path: Path) -> None:
+    def report(name: str, p99: float, refused: int) -> Path:
+        path = tmp_path / f"{name}.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "scenario": {"name": "bomb", "sessions": 20},
+                    "target": name,
+                    "totals": {"sent": 1000, "ok": 1000 - refused, "refused": refused, "p99_ms": p99},
+                    "server": {"rss_growth": 0.02},
+                    "passed": True,
+                }
+            )
+        )
+        return path
+
+    ours, theirs = report("ours", 12.5, 0), report("sdk", 900.0, 0)
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_trio", "soak", "compare", str(ours), str(theirs)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    p99 = next(line for line in done.stdout.splitlines() if line.startswith("p99 (ms)"))
+    assert p99.split()[2:] == ["12.50", "900.00"]
+    assert "late sends" in done.stdout  # absent figures show as "-"
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_trio", "soak", "compare", str(ours)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
