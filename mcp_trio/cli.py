@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a seed scenario with open-loop pacing; prints progress every second and a summary, writes "
         "a JSON report, and exits 1 when an SLA gate is breached.",
     )
-    soak.add_argument("scenario", choices=["baseline", "flood", "bomb", "idle", "compare"])
+    soak.add_argument("scenario", choices=["baseline", "flood", "bomb", "idle", "mix", "compare"])
     soak.add_argument("reports", nargs="*", metavar="REPORT", help="compare: the JSON reports to put side by side")
     soak.add_argument("--target", default=None, help="a URL or command line (default: start our server over TCP)")
     soak.add_argument("--target-pid", type=int, action="append", default=[], help="sample this process's memory")
@@ -613,6 +613,11 @@ def _soak_command(args: argparse.Namespace) -> int:
         f"{totals['failed']:,} failed, {totals['late_sends']:,} late sends; p50 {totals['p50_ms']} ms, "
         f"p95 {totals['p95_ms']} ms, p99 {totals['p99_ms']} ms; every call answered once: "
         f"{totals['exactly_one_answer']}"
+        + (
+            f"; server back to its baseline: {totals['returned_to_baseline']}"
+            if "returned_to_baseline" in totals
+            else ""
+        )
     )
     for gate in report.gates:
         print(f"  SLA {gate['gate']}: {gate['value']:.4g} {'ok' if gate['ok'] else 'BREACHED'}")

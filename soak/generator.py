@@ -31,6 +31,31 @@ MAX_MICROS: Final = 120_000_000
 OPEN_CONCURRENCY: Final = 100
 
 
+async def _echo(client: Any) -> Any:
+    return await client.call_tool("echo", {"text": "soak"}, timeout=30)
+
+
+async def _slow(client: Any) -> Any:
+    return await client.call_tool("sleep", {"seconds": 0.05}, timeout=30)
+
+
+async def _read(client: Any) -> Any:
+    return await client.read_resource("demo://counter", timeout=30)
+
+
+async def _prompt(client: Any) -> Any:
+    return await client.get_prompt("summarize", {"text": "soak"}, timeout=30)
+
+
+async def _list(client: Any) -> Any:
+    return await client.list_tools_page(timeout=30)
+
+
+#: The ``mix`` scenario's cycle of 20 operations against the demo server: half cheap calls, a slow tool, reads,
+#: prompts and listings.
+_MIX: Final = (*[_echo] * 10, _slow, _slow, _read, _read, _read, _prompt, _prompt, _prompt, _list, _list)
+
+
 def _histogram() -> HdrHistogram:
     return HdrHistogram(1, MAX_MICROS, 3)
 
@@ -42,6 +67,7 @@ class Generator:
         self.total = _histogram()
         self.counts: dict[str, Any] = self._fresh()
         self.opened = 0
+        self.turn = 0  # the mix's position (a fixed cycle: runs are reproducible)
         self.answered_pings = 0
         self.open_seconds = 0.0
 
@@ -64,7 +90,11 @@ class Generator:
         error: str | None = None
         self.counts["sent"] += 1
         try:
-            result = await client.call_tool(tool, {"text": "soak"} if tool == "echo" else {}, timeout=30)
+            if tool == "mix":
+                self.turn += 1
+                result = await _MIX[self.turn % len(_MIX)](client)
+            else:
+                result = await client.call_tool(tool, {"text": "soak"} if tool == "echo" else {}, timeout=30)
             if getattr(result, "is_error", False) is True:
                 error = "tool_error"
         except RemoteError as exc:

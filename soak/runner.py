@@ -40,7 +40,11 @@ class SoakReport:
 
     @property
     def passed(self) -> bool:
-        return all(gate["ok"] for gate in self.gates) and self.totals.get("exactly_one_answer", False)
+        return (
+            all(gate["ok"] for gate in self.gates)
+            and self.totals.get("exactly_one_answer", False)
+            and self.totals.get("returned_to_baseline", True)  # known only when the server is ours
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**attrs.asdict(self), "passed": self.passed}
@@ -68,23 +72,48 @@ def _read_proc(pid: int) -> tuple[int, float] | None:
         return None
 
 
-async def _start_ours(workers: int, emit: Callable[[str], None]) -> tuple[trio.Process, str, list[int]]:
-    argv = [sys.executable, "-m", "mcp_trio", "serve", "--tcp", "127.0.0.1:0", "--log-level", "info"]
+async def _start_ours(workers: int, emit: Callable[[str], None]) -> tuple[trio.Process, str, list[int], str]:
+    argv = [
+        sys.executable, "-m", "mcp_trio", "serve", "--tcp", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+        "--log-level", "info",
+    ]  # fmt: skip
     if workers > 1:
         argv += ["--workers", str(workers)]
     process = await trio.lowlevel.open_process(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert process.stderr is not None
     seen = b""
     with trio.fail_after(60):
-        while not re.search(rb"listening on tcp://\S+:\d+", seen) or (workers > 1 and b"workers ready" not in seen):
+        while not re.search(rb"listening on tcp://\S+:\d+", seen) or b"admin on " not in seen:
             chunk = await process.stderr.receive_some(65536)
             if not chunk:
                 raise RuntimeError(f"the server exited: {seen.decode(errors='replace')[-500:]}")
             seen += chunk
     address = re.search(rb"listening on (tcp://\S+:\d+)", seen)[1].decode()  # type: ignore[index]
+    admin = re.search(rb"admin on (http://\S+)", seen)[1].decode()  # type: ignore[index]
     pids = [int(p) for p in re.findall(rb"ready \(pid (\d+)\)", seen)] or [process.pid]
-    emit(f"soak: started our server at {address} (pids {', '.join(map(str, pids))})")
-    return process, address, pids
+    emit(f"soak: started our server at {address} (pids {', '.join(map(str, pids))}; health at {admin}/health)")
+    return process, address, pids, admin
+
+
+async def _health(admin: str | None) -> dict[str, Any] | None:
+    """Our server's ``/health`` document (its counts), or ``None`` without an admin endpoint."""
+    if admin is None:
+        return None
+
+    def fetch() -> dict[str, Any] | None:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{admin}/health", timeout=10) as response:
+                document: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as error:  # 503 while degraded still carries the document
+            document = json.loads(error.read())
+        except (OSError, ValueError):
+            return None
+        return document
+
+    return await trio.to_thread.run_sync(fetch)
 
 
 async def run_soak(
@@ -108,12 +137,18 @@ async def run_soak(
         raise ValueError(f"{target} is not a loopback target: pass --allow-remote to load another machine")
     async with trio.open_nursery() as nursery:
         server: trio.Process | None = None
+        admin: str | None = None
         pids = list(target_pids or [])
         if target is None:
-            server, target, pids = await _start_ours(workers, emit)
+            server, target, pids, admin = await _start_ours(workers, emit)
         report = SoakReport(attrs.asdict(scenario), target)
         try:
+            before = await _health(admin)
             await _run(scenario, target, pids, processes, era, report, emit)
+            if before is not None:
+                await trio.sleep(1.0)  # the last sessions' connections finish closing
+                after = await _health(admin)
+                _baseline(report, before, after)
         finally:
             if server is not None:
                 server.terminate()
@@ -279,6 +314,14 @@ def _summarise(
     }
     if scenario.name == "idle" and opened:
         report.server["bytes_per_session"] = round((report.server["rss_max"] - rss_start) / opened)
+
+
+def _baseline(report: SoakReport, before: dict[str, Any], after: dict[str, Any] | None) -> None:
+    """Whether the server's connections, sessions and requests returned to where they were before the run."""
+    keys = ("connections", "legacy_sessions", "in_flight", "listen_streams")
+    report.server["before"] = {key: before.get(key) for key in keys}
+    report.server["after"] = {key: after.get(key) for key in keys} if after is not None else None
+    report.totals["returned_to_baseline"] = after is not None and all(after.get(key) == before.get(key) for key in keys)
 
 
 def _judge(report: SoakReport, gates: list[SlaGate]) -> None:

@@ -8,6 +8,8 @@
   in which the time until latency is back to its warm-up level is the recovery.
 * ``idle``: open ``sessions`` sessions, hold them ``duration`` seconds, then every one must answer a ping; the
   establishment rate and the server's memory per session are reported.
+* ``mix``: ``sessions`` sessions at ``rate`` each with a realistic mix (calls, a slow tool, resource reads,
+  prompts, listings) for long soaks; with our server, its connections must return to their baseline after.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ SCENARIOS: Final = {
     "flood": Scenario("flood", sessions=500, rate=50, duration=60, ramp=300),
     "bomb": Scenario("bomb", sessions=20, rate=10, duration=60, depth=16, warmup=10, cooldown=20),
     "idle": Scenario("idle", sessions=1000, duration=60),
+    "mix": Scenario("mix", sessions=50, rate=20, duration=300, tool="mix"),
 }
 
 

@@ -121,3 +121,15 @@ def test_compare_puts_reports_side_by_side(tmp_path: Path) -> None:
         [sys.executable, "-m", "mcp_trio", "soak", "compare", str(ours)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
+
+
+def test_mix_checks_the_server_returns_to_its_baseline(tmp_path: Path) -> None:
+    done, report = soak("mix", "--sessions", "4", "--rate", "10", "--duration", "2", report=tmp_path / "mix.json")
+    assert done.returncode == 0, done.stderr
+    totals, server = report["totals"], report["server"]
+    assert isinstance(totals, dict)
+    assert isinstance(server, dict)
+    assert totals["exactly_one_answer"] is True
+    assert totals["returned_to_baseline"] is True
+    assert server["after"] == server["before"]
+    assert "server back to its baseline: True" in done.stdout
