@@ -29,14 +29,19 @@ class Observer:
 
     Args:
         runtime: the server's runtime.
-        sample_interval: seconds between memory snapshots (``run``).
+        sample_interval: seconds between memory snapshots (``run``; default ``RuntimeConfig.memory_sample_interval``).
+        leak_mb_per_hour: the leak threshold (default ``RuntimeConfig.leak_mb_per_hour``).
     """
 
-    def __init__(self, runtime: Runtime, *, sample_interval: float = 5.0, leak_mb_per_hour: float = 50.0) -> None:
+    def __init__(
+        self, runtime: Runtime, *, sample_interval: float | None = None, leak_mb_per_hour: float | None = None
+    ) -> None:
         self.runtime = runtime
-        self.sample_interval = sample_interval
+        config = runtime.config
+        self.sample_interval = sample_interval if sample_interval is not None else config.memory_sample_interval
+        leak = leak_mb_per_hour if leak_mb_per_hour is not None else config.leak_mb_per_hour
         self.gc = GcPauses()
-        self.memory = MemoryProfiler(trio.current_time, self.connections, leak_mb_per_hour=leak_mb_per_hour)
+        self.memory = MemoryProfiler(trio.current_time, self.connections, leak_mb_per_hour=leak)
         self.started = time.time()
         self.serving = False  # set once every listener is up (``mcp-trio serve`` does it)
         self.workers: list[dict[str, Any]] = []  # the parent's view of its workers, when it has any
@@ -110,6 +115,7 @@ class Observer:
             "ready": self.ready(),
             "uptime_seconds": round(time.time() - self.started, 1),
             "connections": sum(figures.connections for figures in runtime.statistics()),
+            "connections_by_transport": runtime.connections_by_transport(),
             "legacy_sessions": sum(figures.sessions for figures in runtime.statistics()),
             "in_flight": admission["in_flight"],
             "listen_streams": admission["listen_streams"],

@@ -103,6 +103,8 @@ class _Sessions:
 
 
 logger: Final = logging.getLogger("mcp_trio.runtime")
+#: Framing classes by the transport name ``/health`` shows.
+_TRANSPORT_OF: Final = {"StreamConnection": "ndjson", "HttpConnection": "http", "WebSocketConnection": "websocket"}
 
 
 class _Ready:
@@ -278,6 +280,8 @@ class Runtime:
         connection = open_connection(connection_id, shard)
         handle = shard.connections.start_child_nowait(connection.run, value=connection)
         shard.connection_table[connection_id] = connection
+        kind = type(connection).__name__
+        shard.by_kind[kind] = shard.by_kind.get(kind, 0) + 1
         self.admission.connection_opened()
         return handle
 
@@ -339,6 +343,15 @@ class Runtime:
     def overload(self) -> dict[str, object]:
         """Admission figures: connections against their limits, work in flight, shedding, refusals by reason."""
         return self.admission.statistics()
+
+    def connections_by_transport(self) -> dict[str, int]:
+        """Open connections by transport (``ndjson`` for stdio, TCP and Unix sockets; ``http``; ``websocket``)."""
+        totals: dict[str, int] = {}
+        for shard in self.shards:
+            for kind, count in shard.by_kind.items():
+                label = _TRANSPORT_OF.get(kind, kind)
+                totals[label] = totals.get(label, 0) + count
+        return totals
 
     def statistics(self) -> list[ShardStatistics]:
         """Per-shard figures (connections, requests, sessions, failures, abandoned children)."""

@@ -25,6 +25,9 @@ class RuntimeConfig:
             each shard costs about 15-25 KB and a millisecond of start-up (three supervisors and their tasks;
             ``python -m benchmarks.shards``) and buys nothing else on one event loop: opening and closing
             connections costs the same at any count.
+        memory_sample_interval: seconds between the memory profiler's snapshots (``/health``, ``/metrics``).
+        leak_mb_per_hour: RSS growth, fitted over the recent snapshots, past which ``/health`` reports a suspected
+            leak (and answers 503).
         drain_timeout: seconds ``mcp-trio serve`` waits, after SIGTERM or SIGINT, for requests in flight to finish
             before it stops the tree (``Runtime.drain``: listeners stop first, new requests are refused).
         shutdown_timeout: seconds children get to stop after being cancelled (connections, requests, listeners);
@@ -91,6 +94,8 @@ class RuntimeConfig:
     shards: int = 16
     shutdown_timeout: float = 5.0
     drain_timeout: float = 30.0
+    memory_sample_interval: float = 5.0
+    leak_mb_per_hour: float = 50.0
     intensity: int = 10
     period: float = 10.0
     accept_retry_delay: float = 0.1
@@ -127,7 +132,13 @@ class RuntimeConfig:
             raise ValueError("shards must be positive")
         if self.intensity < 0:
             raise ValueError("intensity must not be negative")
-        for name in ("shutdown_timeout", "drain_timeout", "accept_retry_delay", "retry_after_ms"):
+        for name in (
+            "shutdown_timeout",
+            "drain_timeout",
+            "leak_mb_per_hour",
+            "accept_retry_delay",
+            "retry_after_ms",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in (
@@ -136,6 +147,7 @@ class RuntimeConfig:
             "handshake_timeout",
             "shed_recover_after",
             "load_check_interval",
+            "memory_sample_interval",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds")

@@ -86,6 +86,8 @@ class Shard:
         )
         #: Live connections by id, and legacy HTTP sessions by id.
         self.connection_table: dict[int, Any] = {}
+        #: Open connections by framing class (``/health`` shows them by transport), kept as they open and close.
+        self.by_kind: dict[str, int] = {}
         self.sessions: dict[str, HostedSession] = {}
         #: Connections and legacy sessions still owing their handshake, with its deadline (trio time).
         self.handshakes: dict[int | str, float] = {}
@@ -112,8 +114,15 @@ class Shard:
 
     def forget_connection(self, connection_id: int) -> None:
         """A connection ended (``Place``): drop it from the tables."""
-        if self.connection_table.pop(connection_id, None) is not None:
+        connection = self.connection_table.pop(connection_id, None)
+        if connection is not None:
             self.admission.connection_closed()
+            kind = type(connection).__name__
+            left = self.by_kind.get(kind, 1) - 1
+            if left > 0:
+                self.by_kind[kind] = left
+            else:
+                self.by_kind.pop(kind, None)
         self.handshakes.pop(connection_id, None)
 
     def awaiting_handshake(self, key: int | str) -> None:

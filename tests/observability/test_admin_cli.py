@@ -64,6 +64,7 @@ async def test_health_ready_and_metrics() -> None:
             assert document["status"] == "ok"
             assert document["ready"] is True
             assert document["connections"] >= 1
+            assert document["connections_by_transport"].get("http", 0) >= 1
             assert {"memory", "gc", "admission", "shards", "tree"} <= set(document)
         status, _ = await trio.to_thread.run_sync(get, f"{admin}/ready")
         assert status == 200

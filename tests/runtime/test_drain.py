@@ -92,3 +92,15 @@ async def test_drain_ends_listen_streams_with_their_final_result(autojump_clock:
         assert await runtime.drain(5) is True
         final = await client.response_to(5)
         assert final["result"]["resultType"] == "complete"
+
+
+async def test_connections_are_counted_by_transport_as_they_open_and_close() -> None:
+    async with slow_server().open_runtime() as runtime:
+        client_stream, server_stream = trio.testing.memory_stream_pair()
+        handle = runtime.serve_stream(server_stream)
+        await RawClient(client_stream).initialize()
+        assert runtime.connections_by_transport() == {"ndjson": 1}
+        await client_stream.aclose()
+        with trio.fail_after(5):
+            await handle.wait()  # the connection ended, and left its shard's tables
+        assert runtime.connections_by_transport() == {}
