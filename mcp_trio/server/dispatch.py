@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -459,6 +460,10 @@ class Dispatcher:
             key = ("ref/resource", ref.uri)
         found = self._server.completions.get((*key, params.argument.name))
         if found is None:
+            fallback = self._server.fallback_completion
+            if fallback is not None:
+                context_value = params.context if params.context is not UNSET else None
+                return self._complete_fallback(event, fallback, ref, params.argument, context_value)
             return self.finish(event, CompleteResult(completion=Completion(values=[])))
         complete, blocking = found
         context: dict[str, str] = {}
@@ -467,6 +472,21 @@ class Dispatcher:
         if blocking:
             return self._complete_in_thread(event, complete, params.argument.value, context)
         return self.finish(event, CompleteResult(completion=_completion(complete(params.argument.value, context))))
+
+    async def _complete_fallback(
+        self,
+        event: RequestReceived,
+        fallback: tuple[Callable[..., Any], bool],
+        ref: Any,
+        argument: Any,
+        context: Any,
+    ) -> Any:
+        handler, blocking = fallback
+        is_async = inspect.iscoroutinefunction(handler)
+        call = functools.partial(handler, ref, argument, context)  # by position: the SDK's names may differ
+        found = await self.invoke(call, {}, is_async, blocking)
+        completion = Completion(values=[]) if found is None else _completion(found)
+        return self.finish(event, CompleteResult(completion=completion))
 
     async def _complete_in_thread(
         self, event: RequestReceived, complete: Callable[..., Any], value: str, context: dict[str, str]

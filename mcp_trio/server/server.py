@@ -107,6 +107,8 @@ class Server:
         self.templates: list[TemplateDefinition] = []
         self.prompts: dict[str, PromptDefinition] = {}
         self.completions: dict[tuple[str, str, str], tuple[Completer, bool]] = {}
+        #: The SDK-style handler of every completion request no specific completer takes (``completion()``).
+        self.fallback_completion: tuple[Callable[..., Any], bool] | None = None
         self.hub = NotificationHub()
         #: Request counts and latency per method and tool (``/metrics``, ``/health``).
         self.metrics = RequestMetrics()
@@ -419,7 +421,7 @@ class Server:
         self,
         complete: Completer,
         *,
-        argument: str,
+        argument: str | None = None,
         prompt: str | None = None,
         resource_template: str | None = None,
         blocking: bool = True,
@@ -428,14 +430,26 @@ class Server:
 
         ``complete(value, context)`` returns an iterable of strings (at most 100 are sent, with ``total`` and
         ``hasMore``) or a ``Completion``. It runs in a worker thread unless ``blocking=False``.
+
+        With no ``argument``, ``prompt`` or ``resource_template``, ``complete(ref, argument, context)`` answers
+        every request no specific completer matches, as the official SDK's ``@completion()`` handler does
+        (``ref`` a ``PromptReference`` or ``ResourceTemplateReference``, ``argument`` a ``CompletionArgument``,
+        ``context`` a ``CompletionContext`` or ``None``; it may be a coroutine function, and return ``None`` for
+        no suggestions).
         """
+        if argument is None and prompt is None and resource_template is None:
+            self.fallback_completion = (complete, blocking)
+            self._profile = None
+            return
+        if argument is None:
+            raise ValueError("name the argument= to complete (or nothing at all, for a handler of every request)")
         if (prompt is None) == (resource_template is None):
             raise ValueError("name exactly one of prompt= or resource_template=")
         key = ("ref/prompt", prompt) if prompt is not None else ("ref/resource", resource_template)
         self.completions[(key[0], str(key[1]), argument)] = (complete, blocking)
         self._profile = None
 
-    def completion(self, *, argument: str, **ref: Any) -> Callable[[F], F]:
+    def completion(self, *, argument: str | None = None, **ref: Any) -> Callable[[F], F]:
         def register(fn: F) -> F:
             self.add_completion(fn, argument=argument, **ref)
             return fn

@@ -149,3 +149,46 @@ def test_annotated_metadata_that_cannot_be_enforced_is_refused_naming_the_parame
 
     with pytest.raises(LocalProtocolError, match="parameter 'value': Annotated metadata"):
         server.add_tool(odd)
+
+
+async def test_an_sdk_style_completion_handler_answers_what_no_specific_completer_takes() -> None:
+    from mcp_trio.protocol.types import Completion, PromptReference
+
+    server = Server("completions")
+
+    def summarize(text: str, style: str = "short") -> str:
+        return text
+
+    server.add_prompt(summarize)
+
+    @server.completion(argument="style", prompt="summarize", blocking=False)
+    def styles(value: str, context: dict[str, str]) -> list[str]:
+        return [s for s in ("short", "long") if s.startswith(value)]
+
+    seen: list[tuple[str, str]] = []
+
+    @server.completion()
+    async def everything(ref: Any, argument: Any, context: Any) -> Completion | None:
+        seen.append((type(ref).__name__, argument.name))
+        if isinstance(ref, PromptReference) and argument.name == "text":
+            return Completion(values=["hello", "help"])
+        return None
+
+    async with open_client(server) as client:
+        await client.initialize()
+
+        async def complete(argument: str, value: str) -> list[str]:
+            params = {
+                "ref": {"type": "ref/prompt", "name": "summarize"},
+                "argument": {"name": argument, "value": value},
+            }
+            answer = await client.request("completion/complete", params)
+            values: list[str] = answer["result"]["completion"]["values"]
+            return values
+
+        assert await complete("style", "l") == ["long"]  # the specific completer
+        assert await complete("text", "he") == ["hello", "help"]  # the SDK-style handler
+        uri_params = {"ref": {"type": "ref/resource", "uri": "x://{id}"}, "argument": {"name": "id", "value": ""}}
+        answer = await client.request("completion/complete", uri_params)
+        assert answer["result"]["completion"]["values"] == []  # it returned None
+    assert seen == [("PromptReference", "text"), ("ResourceTemplateReference", "id")]
