@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from mcp_trio.protocol.session import ServerSession
     from mcp_trio.server.tasks import TaskRecord
 
-__all__ = ["Peer", "Context", "InputRequired"]
+__all__ = ["Peer", "Context", "InputRequired", "ModelElicitation"]
 
 _CAPABILITY_OF = {
     CreateMessageRequest: "sampling",
@@ -84,6 +84,32 @@ class InputRequired(Exception):
         self.requests = requests
         self.answers = answers
         self.state = state
+
+
+class ModelElicitation:
+    """The answer to ``Context.elicit(..., schema=Model)``: ``data`` is the model when the user accepted."""
+
+    __slots__ = ("action", "content", "data")
+
+    def __init__(self, action: str, content: dict[str, Any], data: Any) -> None:
+        self.action = action
+        self.content = content
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"ModelElicitation({self.action!r}, data={self.data!r})"
+
+
+def _model_schema(model: Any) -> dict[str, Any]:
+    """A pydantic model's JSON Schema, flat as elicitation requires (``$defs`` are not allowed there)."""
+    make = getattr(model, "model_json_schema", None)
+    if make is None:
+        raise TypeError(f"schema= takes a pydantic model class, not {model!r}")
+    document: dict[str, Any] = make()
+    if "$defs" in document:
+        raise TypeError(f"{model.__name__}: an elicitation form holds primitive fields only (no nested models)")
+    document.pop("title", None)
+    return document
 
 
 class Context:
@@ -278,13 +304,37 @@ class Context:
                 return decoded
             await task.wait_for_input(missing)
 
-    async def elicit(self, message: str, requested_schema: dict[str, Any], *, key: str = "elicitation") -> ElicitResult:
-        """Ask the user for structured input (form mode)."""
-        request = ElicitRequest(params=ElicitRequestParams(message=message, requested_schema=requested_schema))
+    async def elicit(
+        self,
+        message: str,
+        requested_schema: dict[str, Any] | None = None,
+        *,
+        key: str = "elicitation",
+        schema: Any = None,
+    ) -> Any:
+        """Ask the user for structured input (form mode): an ``ElicitResult`` for a JSON Schema.
+
+        ``schema=Model`` (a pydantic model class, as the official SDK takes) asks with the model's JSON Schema and
+        returns a ``ModelElicitation``: ``action``, ``content``, and ``data``, the model built from an accepted
+        answer (an answer the model refuses is asked again, like any answer of the wrong shape).
+        """
+        if (requested_schema is None) == (schema is None):
+            raise TypeError("elicit takes a JSON Schema (requested_schema) or a model (schema=), not both or neither")
+        form: dict[str, Any] = _model_schema(schema) if schema is not None else requested_schema  # type: ignore[assignment]
+        request = ElicitRequest(params=ElicitRequestParams(message=message, requested_schema=form))
         answer = (await self.request_inputs({key: request}))[key]
         if not isinstance(answer, ElicitResult):
             raise InvalidParams("the elicitation answer is not an ElicitResult")
-        return answer
+        if schema is None:
+            return answer
+        content = answer.content if isinstance(answer.content, dict) else {}
+        data = None
+        if answer.action == "accept":
+            try:
+                data = schema.model_validate(content)
+            except ValueError as error:  # pydantic's ValidationError is a ValueError
+                raise InvalidParams(f"the elicited answer does not fit {schema.__name__}: {error}") from None
+        return ModelElicitation(answer.action, content, data)
 
     async def sample(self, params: CreateMessageParams, *, key: str = "sampling") -> CreateMessageResult:
         """Ask the client's model for a completion."""

@@ -192,3 +192,36 @@ async def test_an_sdk_style_completion_handler_answers_what_no_specific_complete
         answer = await client.request("completion/complete", uri_params)
         assert answer["result"]["completion"]["values"] == []  # it returned None
     assert seen == [("PromptReference", "text"), ("ResourceTemplateReference", "id")]
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_elicit_with_a_pydantic_model_returns_the_model(era: str) -> None:
+    import trio.testing
+    from pydantic import BaseModel
+
+    from mcp_trio.client import ClientConfig
+    from mcp_trio.client import open_client as open_real_client
+    from mcp_trio.protocol.types import ElicitRequestParams, ElicitResult
+
+    class Person(BaseModel):
+        name: str
+        age: int = 30
+
+    server = Server("models")
+
+    @server.tool()
+    async def who(ctx: Context) -> str:
+        answer = await ctx.elicit("who are you?", schema=Person)
+        return f"{answer.action}: {answer.data.name} {answer.data.age}" if answer.data else answer.action
+
+    async def reply(params: ElicitRequestParams) -> ElicitResult:
+        assert params.requested_schema["properties"]["age"]["default"] == 30
+        return ElicitResult(action="accept", content={"name": "Ada"})
+
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with server.open_runtime() as runtime:
+        runtime.serve_stream(server_stream)
+        config = ClientConfig(era=era)  # type: ignore[arg-type]
+        async with open_real_client(client_stream, config=config, elicitation=reply) as client:
+            result = await client.call_tool("who")
+            assert result.content[0].text == "accept: Ada 30"  # type: ignore[union-attr]
