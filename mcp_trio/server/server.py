@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
 import trio
 from msgspec import UNSET
@@ -45,11 +45,60 @@ from mcp_trio.server.tasks import TaskManager
 from mcp_trio.server.tools import ToolDefinition, define_tool
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from mcp_trio.runtime.shard import Shard
     from mcp_trio.transports.http import HttpConfig
     from mcp_trio.transports.port import Outlet
 
-__all__ = ["Server"]
+__all__ = ["Server", "ToolOptions", "ResourceOptions", "TemplateOptions", "PromptOptions"]
+
+
+class ToolOptions(TypedDict, total=False):
+    """The keyword options of ``Server.tool`` (those of ``add_tool``), typed for checkers and editors."""
+
+    name: str | None
+    title: str | None
+    description: str | None
+    annotations: ToolAnnotations | None
+    structured_output: bool | None
+    input_schema: dict[str, Any] | None
+    output_schema: dict[str, Any] | None
+    task_support: Literal["forbidden", "optional", "required"] | None
+    task_start: Literal["immediately", "on_detach"]
+    icons: list[Icon] | None
+    meta: dict[str, Any] | None
+    blocking: bool
+    breaker: BreakerSettings | Literal[False] | None
+
+
+class TemplateOptions(TypedDict, total=False):
+    """The keyword options of ``Server.resource_template`` (those of ``add_resource_template``)."""
+
+    name: str | None
+    title: str | None
+    description: str | None
+    mime_type: str | None
+    icons: list[Icon] | None
+    blocking: bool
+
+
+class ResourceOptions(TemplateOptions, total=False):
+    """The keyword options of ``Server.resource`` (those of ``add_resource``)."""
+
+    size: int | None
+
+
+class PromptOptions(TypedDict, total=False):
+    """The keyword options of ``Server.prompt`` (those of ``add_prompt``)."""
+
+    name: str | None
+    title: str | None
+    description: str | None
+    argument_descriptions: dict[str, str] | None
+    icons: list[Icon] | None
+    blocking: bool
+
 
 #: A ``{variable}`` in a resource URI makes it a template (RFC 6570 level 1, as the official SDK infers).
 _TEMPLATE_VARIABLE = re.compile(r"\{[^{}]+\}")
@@ -239,7 +288,7 @@ class Server:
         del self.tools[name]
         self._changed(TOOLS, True, bool(self.tools))
 
-    def tool(self, **options: Any) -> Callable[[F], F]:
+    def tool(self, **options: Unpack[ToolOptions]) -> Callable[[F], F]:
         """Decorator form of ``add_tool``; returns the function unchanged."""
 
         def register(fn: F) -> F:
@@ -304,7 +353,7 @@ class Server:
         self._changed(RESOURCES, had, True)
         return definition
 
-    def resource(self, uri: str, **options: Any) -> Callable[[F], F]:
+    def resource(self, uri: str, **options: Unpack[ResourceOptions]) -> Callable[[F], F]:
         def register(fn: F) -> F:
             self.add_resource(fn, uri, **options)
             return fn
@@ -348,7 +397,7 @@ class Server:
         self._changed(RESOURCES, had, True)
         return definition
 
-    def resource_template(self, uri_template: str, **options: Any) -> Callable[[F], F]:
+    def resource_template(self, uri_template: str, **options: Unpack[TemplateOptions]) -> Callable[[F], F]:
         def register(fn: F) -> F:
             self.add_resource_template(fn, uri_template, **options)
             return fn
@@ -410,7 +459,7 @@ class Server:
         del self.prompts[name]
         self._changed(PROMPTS, True, bool(self.prompts))
 
-    def prompt(self, **options: Any) -> Callable[[F], F]:
+    def prompt(self, **options: Unpack[PromptOptions]) -> Callable[[F], F]:
         def register(fn: F) -> F:
             self.add_prompt(fn, **options)
             return fn
