@@ -7,21 +7,13 @@ from typing import Literal
 import attrs
 
 from mcp_trio.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
+from mcp_trio.transports.validators import positive as _positive
+from mcp_trio.transports.validators import positive_or_none as _positive_or_none
 
 __all__ = ["ClientConfig", "Era"]
 
 #: Which wire to speak: ``"auto"`` probes with ``server/discover`` and falls back to ``initialize``.
 Era = Literal["auto", "modern", "legacy"]
-
-
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be positive, not {value!r}")
-
-
-def _positive_or_none(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name} must be positive or None, not {value!r}")
 
 
 @attrs.frozen
@@ -59,7 +51,7 @@ class ClientConfig:
     """
 
     era: Era = "auto"
-    request_timeout: float | None = attrs.field(default=60.0, validator=_positive_or_none)  # type: ignore[arg-type]
+    request_timeout: float | None = attrs.field(default=60.0, validator=_positive_or_none)
     discover_timeout: float = attrs.field(default=5.0, validator=_positive)
     max_input_rounds: int = 8
     max_pages: int = 1000

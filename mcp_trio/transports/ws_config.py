@@ -6,20 +6,13 @@ from typing import Final
 
 import attrs
 
+from mcp_trio.transports.validators import positive as _positive
+from mcp_trio.transports.validators import positive_or_none as _positive_or_none
+
 __all__ = ["WebSocketConfig", "SUBPROTOCOL"]
 
 #: The subprotocol of MCP over WebSocket (SEP-1288), offered by clients and echoed by the server.
 SUBPROTOCOL: Final = "mcp"
-
-
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be positive, not {value!r}")
-
-
-def _positive_or_none(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name} must be positive or None, not {value!r}")
 
 
 @attrs.frozen
@@ -45,7 +38,7 @@ class WebSocketConfig:
     """
 
     max_message_size: int | None = None
-    ping_interval: float | None = attrs.field(default=20.0, validator=_positive_or_none)  # type: ignore[arg-type]
+    ping_interval: float | None = attrs.field(default=20.0, validator=_positive_or_none)
     pong_timeout: float = attrs.field(default=20.0, validator=_positive)
     sweep_interval: float = attrs.field(default=1.0, validator=_positive)
     handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
