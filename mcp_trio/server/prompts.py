@@ -32,7 +32,7 @@ class PromptDefinition:
 
     def validate(self, arguments: dict[str, str] | None) -> msgspec.Struct:
         try:
-            return msgspec.convert(arguments or {}, self.arguments.struct, strict=False)
+            return self.arguments.convert(arguments or {}, strict=False)
         except DECODE_ERRORS as exc:
             raise InvalidParams(f"invalid arguments for prompt {self.prompt.name!r}: {exc}") from None
 

@@ -56,7 +56,7 @@ class TemplateDefinition:
         if found is None:
             return None
         try:
-            return msgspec.convert(found.groupdict(), self.arguments.struct, strict=False)
+            return self.arguments.convert(found.groupdict(), strict=False)
         except DECODE_ERRORS as exc:
             raise InvalidParams(f"invalid resource URI {uri!r}: {exc}", {"uri": uri}) from None
 

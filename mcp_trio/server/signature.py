@@ -7,6 +7,7 @@ describes the same struct, so the published schema can never disagree with what 
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import typing
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from mcp_trio.protocol.errors import LocalProtocolError
+from mcp_trio.server.pydantic_support import PydanticValue, mentions_pydantic, pydantic_value
 
 __all__ = ["ArgumentModel", "inline_schema", "argument_model", "find_context_parameter"]
 
@@ -26,13 +28,24 @@ class ArgumentModel(msgspec.Struct, frozen=True):
 
     ``positional`` says the function may be called as ``fn(*msgspec.structs.astuple(validated))`` (every
     parameter can be passed by position, in the struct's order, and none is left out): four times cheaper than
-    building a keyword dict on the hot path.
+    building a keyword dict on the hot path. ``foreign`` lists the parameters whose type only pydantic handles:
+    the struct holds them as ``Any`` and ``convert`` runs pydantic's validator on each after msgspec's pass.
     """
 
     struct: type[msgspec.Struct]
     schema: dict[str, Any]
     names: tuple[str, ...]
     positional: bool = False
+    foreign: tuple[tuple[str, Callable[[Any], Any], Any], ...] = ()  # (name, validate, default)
+
+    def convert(self, arguments: Any, *, strict: bool = True) -> msgspec.Struct:
+        """The validated argument struct (``msgspec.ValidationError`` when the arguments do not fit)."""
+        validated: msgspec.Struct = msgspec.convert(arguments, self.struct, strict=strict)
+        for name, validate, default in self.foreign:
+            value = getattr(validated, name)
+            if value is not default:  # a default stands as written, as pydantic leaves defaults unvalidated
+                setattr(validated, name, validate(value))
+        return validated
 
 
 def inline_schema(kind: Any) -> dict[str, Any]:
@@ -72,28 +85,72 @@ def argument_model(fn: Callable[..., Any], name: str, skip: str | None = None) -
     """
     hints = _hints(fn)
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    foreign: list[tuple[str, Callable[[Any], Any], Any]] = []
+    foreign_schemas: dict[str, dict[str, Any]] = {}
     positional = skip is None
     for param in inspect.signature(fn).parameters.values():
         positional = positional and param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)
         if param.name == skip:
             continue
+        where = f"{name}: parameter {param.name!r}"
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise LocalProtocolError(f"{name}: *args/**kwargs cannot be described as MCP arguments")
         if param.name not in hints:
-            raise LocalProtocolError(f"{name}: parameter {param.name!r} needs a type hint")
-        hint = _with_constraints(hints[param.name], f"{name}: parameter {param.name!r}")
+            raise LocalProtocolError(f"{where} needs a type hint")
+        hint = hints[param.name]
         default = param.default
         if _is_field_info(default):  # ``x: int = Field(3, ge=0)``, the official SDK's style
-            hint = _with_constraints(typing.Annotated[hint, default], f"{name}: parameter {param.name!r}")
+            hint = typing.Annotated[hint, default]
             default = _field_default(default)
+        described = None if mentions_pydantic(hint) else _msgspec_type(hint, where)
+        if described is None:  # only pydantic can describe and validate it
+            value = pydantic_value(hint, where, name=param.name)
+            foreign.append((param.name, value.validate, default))
+            foreign_schemas[param.name] = _with_default(value, default)
+            described = Any
         if default is param.empty:
-            fields.append((param.name, hint))
+            fields.append((param.name, described))
         else:
-            fields.append((param.name, hint, default))
+            fields.append((param.name, described, default))
     struct = msgspec.defstruct(f"{name}_arguments", fields, kw_only=True)
     schema = inline_schema(struct)
     schema.setdefault("properties", {})
-    return ArgumentModel(struct, schema, tuple(f[0] for f in fields), positional)
+    for parameter, property_schema in foreign_schemas.items():
+        _splice(schema, parameter, property_schema, name)
+    return ArgumentModel(struct, schema, tuple(f[0] for f in fields), positional, tuple(foreign))
+
+
+def _msgspec_type(hint: Any, where: str) -> Any:
+    """``hint`` in msgspec's terms, or None when msgspec cannot describe it (pydantic may)."""
+    described = _with_constraints(hint, where)
+    try:
+        msgspec.json.schema(described)
+    except TypeError:
+        return None
+    return described
+
+
+def _with_default(value: PydanticValue, default: Any) -> dict[str, Any]:
+    """The property schema pydantic gave, with the parameter's default when JSON can hold it."""
+    schema = dict(value.schema)
+    if default is not inspect.Parameter.empty:
+        # A default JSON cannot show (an object, say) is still the default; it is just not published.
+        with contextlib.suppress(TypeError, ValueError):
+            schema["default"] = msgspec.to_builtins(value.dump(default))
+    return schema
+
+
+def _splice(schema: dict[str, Any], parameter: str, property_schema: dict[str, Any], name: str) -> None:
+    """Put pydantic's schema of one parameter into the arguments' schema, its ``$defs`` beside msgspec's."""
+    property_schema = dict(property_schema)
+    definitions = property_schema.pop("$defs", {})
+    existing = schema.setdefault("$defs", {})
+    for key, definition in definitions.items():
+        if existing.setdefault(key, definition) != definition:
+            raise LocalProtocolError(f"{name}: two different types are both named {key!r} in the arguments' schema")
+    if not existing:
+        del schema["$defs"]
+    schema["properties"][parameter] = property_schema
 
 
 #: Constraints of the ``annotated_types`` package (what pydantic's ``Field`` puts in its metadata) as

@@ -39,6 +39,7 @@ from mcp_trio.protocol.types import (
     ToolExecution,
 )
 from mcp_trio.runtime.breaker import CircuitBreaker
+from mcp_trio.server.pydantic_support import json_builtins, mentions_pydantic, pydantic_value
 from mcp_trio.server.signature import ArgumentModel, argument_model, inline_schema, return_hint
 
 __all__ = [
@@ -58,7 +59,13 @@ __all__ = [
 TOOL_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _CONTENT_TYPES: Final = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
 _UNSTRUCTURED: Final = (str, type(None), CallToolResult, *_CONTENT_TYPES)
-_json_encoder: Final = msgspec.json.Encoder()
+_json_encoder: Final = msgspec.json.Encoder(enc_hook=json_builtins)  # a pydantic model inside plain data
+
+
+def _to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value, enc_hook=json_builtins)
+
+
 logger: Final = logging.getLogger("mcp_trio.server")
 
 
@@ -86,6 +93,7 @@ class ToolDefinition:
     task_start: str = "immediately"  # or "on_detach": the tool calls ctx.detach() where it becomes a task
     blocking: bool = True  # a synchronous fn runs in a worker thread (False: on the event loop)
     breaker: CircuitBreaker | None = None  # refuses calls while the tool keeps failing (ServerConfig.tool_breaker)
+    dump: Callable[[Any], Any] = _to_builtins  # structured output as JSON builtins (pydantic's dump for its types)
 
     @property
     def name(self) -> str:
@@ -93,7 +101,7 @@ class ToolDefinition:
 
     def validate(self, arguments: Mapping[str, Any] | None) -> msgspec.Struct:
         """Convert raw arguments to the tool's argument struct (``msgspec.ValidationError`` if they do not fit)."""
-        return msgspec.convert(arguments if arguments is not None else {}, self.arguments.struct)
+        return self.arguments.convert(arguments if arguments is not None else {})
 
     def call_args(self, validated: msgspec.Struct, context: Any) -> dict[str, Any]:
         kwargs = {name: getattr(validated, name) for name in self.arguments.names}
@@ -107,7 +115,7 @@ class ToolDefinition:
             return to_call_tool_result(value)
         if isinstance(value, CallToolResult):
             return value
-        structured = msgspec.to_builtins(value)
+        structured = self.dump(value)
         if self.wrap_structured:
             structured = {"result": structured}
         text = _json_encoder.encode(structured).decode()
@@ -194,29 +202,39 @@ def _is_unstructured(hint: Any) -> bool:
     return False
 
 
-def _output_schema(hint: Any) -> tuple[dict[str, Any] | None, bool]:
-    """(outputSchema, wrapped) for a return annotation, or (None, False) when the output is unstructured."""
+def _output_schema(hint: Any, where: str) -> tuple[dict[str, Any] | None, bool, Callable[[Any], Any]]:
+    """(outputSchema, wrapped, dump) for a return annotation; (None, False, _) when the output is unstructured.
+
+    Raises:
+        LocalProtocolError: a pydantic type pydantic itself cannot describe.
+    """
     if hint is inspect.Signature.empty or _is_unstructured(hint):
-        return None, False
+        return None, False, _to_builtins
     origin = typing.get_origin(hint)
+    dump: Callable[[Any], Any] = _to_builtins
     try:
-        schema = inline_schema(hint)
+        schema = None if mentions_pydantic(hint) else inline_schema(hint)
     except TypeError:
-        return None, False
-    is_object = (
-        (isinstance(hint, type) and issubclass(hint, msgspec.Struct))
-        or dataclasses.is_dataclass(hint)
-        or attrs.has(hint)
-        or typing.is_typeddict(hint)
-        or origin in (dict, Mapping)
-    )
+        return None, False, _to_builtins  # not JSON-describable: the value is shaped as unstructured content
+    if schema is None:  # a pydantic model (or a list of them...): pydantic's serialisation schema and dump
+        value = pydantic_value(hint, where, mode="serialization")
+        schema, dump = dict(value.schema), value.dump
+        is_object = schema.get("type") == "object"
+    else:
+        is_object = (
+            (isinstance(hint, type) and issubclass(hint, msgspec.Struct))
+            or dataclasses.is_dataclass(hint)
+            or attrs.has(hint)
+            or typing.is_typeddict(hint)
+            or origin in (dict, Mapping)
+        )
     if is_object:
-        return schema, False
+        return schema, False, dump
     defs = schema.pop("$defs", None)
     wrapped: dict[str, Any] = {"type": "object", "properties": {"result": schema}, "required": ["result"]}
     if defs:
         wrapped["$defs"] = defs  # "#/$defs/..." references resolve from the root of the output schema
-    return wrapped, True
+    return wrapped, True, dump
 
 
 def define_tool(
@@ -249,7 +267,7 @@ def define_tool(
         raise LocalProtocolError(f"tool name {tool_name!r} must be 1-128 characters of [A-Za-z0-9_.-]")
     context_parameter = find_context_parameter(fn, context_type)
     arguments = argument_model(fn, tool_name, skip=context_parameter)
-    schema, wrapped = _output_schema(return_hint(fn))
+    schema, wrapped, dump = _output_schema(return_hint(fn), f"{tool_name}: return type")
     if structured_output is False:
         schema, wrapped = None, False
     elif structured_output is True and schema is None:
@@ -280,4 +298,5 @@ def define_tool(
         task_start=task_start,
         blocking=blocking and not inspect.iscoroutinefunction(fn),
         breaker=breaker,
+        dump=dump,
     )
