@@ -66,6 +66,7 @@ from mcp_trio.protocol.jsonrpc import (
 from mcp_trio.protocol.session import READY, ServerSession, decode_snapshot, encode_snapshot
 from mcp_trio.runtime.shedding import ShedLevel
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, Subscriber
+from mcp_trio.server.listen import ListenPump
 from mcp_trio.transports.port import RUNNING, Outlet, Reply
 from supervision import ChildHandle, split_exit
 
@@ -124,8 +125,9 @@ class SessionDriver(msgspec.Struct, eq=False):
     #: The HTTP status hint of the last immediate reply (``SessionPort.reply_status``).
     reply_status: int = 200
     closed: bool = False
-    #: Requests running as tasks, by id (their handles are their cancel scopes); ``None`` when there are none.
-    tasks: dict[RequestId, ChildHandle] | None = None
+    #: Requests running as tasks, by id (their handles are their cancel scopes), and requests served by pushes
+    #: (``ListenPump``); ``None`` when there are none.
+    tasks: dict[RequestId, ChildHandle | ListenPump] | None = None
     #: Handlers awaiting the client's answer to a server-to-client request, by that request's id.
     waiters: dict[RequestId, _Waiter] | None = None
     #: Where list changes and resource updates for this session wait (legacy sessions, once initialized).
@@ -261,7 +263,7 @@ class SessionDriver(msgspec.Struct, eq=False):
             subscriber.wake = None  # break the driver <-> subscriber cycle
             self.subscriber = None
         if self.tasks is not None:
-            for handle in self.tasks.values():
+            for handle in tuple(self.tasks.values()):  # a pump's cancel removes itself at once
                 handle.cancel()
         if self.waiters is not None:
             for waiter in self.waiters.values():
@@ -284,6 +286,8 @@ class SessionDriver(msgspec.Struct, eq=False):
             self._observe(event, started, True)
             return None if answer is None else self._encode_answer(event, answer)
         if not inspect.iscoroutine(result):
+            if type(result) is ListenPump:
+                return self._pump(event, result, started)
             self.reply_status = 200
             answer = self.session.respond(event.id, result)
             if answer is None:
@@ -312,6 +316,26 @@ class SessionDriver(msgspec.Struct, eq=False):
             self.tasks = {}
         self.tasks[event.id] = handle
         return RUNNING
+
+    def _pump(self, event: RequestReceived, pump: ListenPump, started: float) -> Reply:
+        """Serve a request by pushes, without a task (``ListenPump``); counted and cancelled like a task."""
+        refusal = self.place.admission.admit_task(self.place, event.method)
+        if refusal is not None:
+            return self._refuse(event, refusal)
+        if self.tasks is None:
+            self.tasks = {}
+        self.tasks[event.id] = pump
+        pump.start(self, started)
+        return RUNNING
+
+    def pump_ended(self, event: RequestReceived, value: Any, started: float) -> None:
+        """A pushed request ended: with its final result ``value``, or ``None`` when cancelled (no answer)."""
+        if value is not None and not self.closed:
+            answer = self.session.respond(event.id, value)
+            if answer is not None:
+                self.outlet.push_answer(event.id, self._encode_answer(event, answer), 200)  # type: ignore[attr-defined]
+        self._observe(event, started, False)
+        self._ended(event)
 
     def _admit(self, admission: Admission) -> Refusal | None:
         """The shedding and rate-limit checks (only when one of them is in force)."""
@@ -353,15 +377,19 @@ class SessionDriver(msgspec.Struct, eq=False):
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client left before its answer: nothing to deliver it to
         finally:
-            self.place.admission.task_done(self.place, event.method)
-            if not self.closed:
-                self.session.forget(event.id)  # no-op when answered; else cancelled: no answer is due
-            tasks = self.tasks
-            if tasks is not None:
-                tasks.pop(event.id, None)
-                if not tasks:
-                    self.tasks = None
-            self.outlet.done(event.id)
+            self._ended(event)
+
+    def _ended(self, event: RequestReceived) -> None:
+        """Release what a request admitted by ``admit_task`` held (its answer, if due, went out already)."""
+        self.place.admission.task_done(self.place, event.method)
+        if not self.closed:
+            self.session.forget(event.id)  # no-op when answered; else cancelled: no answer is due
+        tasks = self.tasks
+        if tasks is not None:
+            tasks.pop(event.id, None)
+            if not tasks:
+                self.tasks = None
+        self.outlet.done(event.id)
 
     def _observe(self, event: RequestReceived, started: float, error: bool) -> None:
         if self.server.config.request_metrics:
@@ -486,7 +514,8 @@ class SessionDriver(msgspec.Struct, eq=False):
 
     def _wake(self) -> None:
         """A server notification is pending: posting never blocks, so a task of its own delivers it."""
-        if not self.closed and not self.delivering:
+        subscriber = self.subscriber
+        if not self.closed and not self.delivering and subscriber is not None and subscriber.pending:
             self.delivering = True
             self.place.requests.start_child_nowait(self._deliver, value="notifications")
 

@@ -66,9 +66,11 @@ class Subscriber:
         return items
 
     def close(self) -> None:
-        """The server is ending its streams: wake the waiter for good."""
+        """The server is ending its streams: wake the waiter (or the ``wake`` callback) for good."""
         self.closed = True
         self._release()
+        if self.wake is not None:
+            self.wake()
 
     def _release(self) -> None:
         waiter = self._waiter

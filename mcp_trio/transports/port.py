@@ -22,7 +22,7 @@ result that cannot be serialised becomes a -32603 answer there, the same on ever
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from mcp_trio.protocol.errors import McpError
 from mcp_trio.protocol.events import RequestReceived
@@ -34,6 +34,7 @@ __all__ = [
     "Running",
     "Reply",
     "Outlet",
+    "PushOutlet",
     "SessionPort",
     "SessionHost",
     "StreamLimits",
@@ -80,6 +81,29 @@ class Outlet(Protocol):
 
     async def close_stream(self, origin: RequestId, retry_ms: int | None) -> bool:
         """End the request's response stream early so the client resumes later; False where unsupported."""
+
+
+@runtime_checkable
+class PushOutlet(Outlet, Protocol):
+    """An outlet that also takes messages without waiting, so a long-lived request can be served without a task
+    of its own (a ``subscriptions/listen`` stream over HTTP: the connection's task is the only one it holds).
+
+    The producer keeps what it could not send coalesced on its side (a hub ``Subscriber``), pushes only while
+    there is ``room``, and is called back through ``when_room`` once the client caught up.
+    """
+
+    @property
+    def room(self) -> bool:
+        """Whether the client is within its buffer limit (push more only then)."""
+
+    def push(self, data: bytes, origin: RequestId | None) -> None:
+        """Queue one encoded message now (it may overshoot the limit by what the producer pushes at once)."""
+
+    def push_answer(self, request_id: RequestId, data: bytes, status: int) -> None:
+        """The final answer of a request served by pushes; its response ends after it."""
+
+    def when_room(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` each time queued messages have been written out (``None``: stop calling)."""
 
 
 class SessionPort(Protocol):

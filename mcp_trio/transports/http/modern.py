@@ -13,7 +13,7 @@ closes the connection cancels it: on this wire a disconnect *is* a cancel.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import msgspec
@@ -52,10 +52,10 @@ def meta_version(params: Mapping[str, Any] | None) -> object:
 
 
 class ModernOutlet:
-    """The ``Outlet`` of one modern request: everything goes on its own response stream.
+    """The ``PushOutlet`` of one modern request: everything goes on its own response stream.
 
-    The stream is made only when the request runs as a task (``open_stream``): a request answered inline
-    never needs one.
+    The stream is made only when the request runs as a task or pushes (``open_stream``): a request answered
+    inline never needs one.
 
     Args:
         limit: bytes queued on the stream before the handler waits for the client.
@@ -70,7 +70,9 @@ class ModernOutlet:
         self._stream: ResponseStream | None = None
 
     def open_stream(self) -> ResponseStream:
-        stream = self._stream = ResponseStream(self._limit, live=self._live)
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = ResponseStream(self._limit, live=self._live)
         return stream
 
     @property
@@ -87,6 +89,19 @@ class ModernOutlet:
 
     def done(self, request_id: RequestId) -> None:
         self._open.end()  # ended without an answer (cancelled): the response ends too
+
+    @property
+    def room(self) -> bool:
+        return self._open.room
+
+    def push(self, data: bytes, origin: RequestId | None) -> None:
+        self._open.post(sse_frame(data))
+
+    def push_answer(self, request_id: RequestId, data: bytes, status: int) -> None:
+        self._open.finish(data, sse_frame(data), status)
+
+    def when_room(self, callback: Callable[[], None] | None) -> None:
+        self._open.refill = callback
 
     async def close_stream(self, origin: RequestId, retry_ms: int | None) -> bool:
         await trio.lowlevel.checkpoint()
@@ -144,9 +159,12 @@ async def handle_modern_post(
     if reply is not RUNNING:  # no answer is due
         await connection.send_response(202)
         return
+    request_id = request.id
+    # The response may last for hours (a listen stream): keep nothing the request no longer needs.
+    del params, event, request, message, schema
     try:
-        stream = outlet.open_stream()  # before the task first runs: nothing is lost
-        await connection.send_stream(stream, sse=sse, on_gone=lambda: port.cancel(request.id))
+        stream = outlet.open_stream()  # before the task first runs (a pushing request has it already)
+        await connection.send_stream(stream, sse=sse, on_gone=lambda: port.cancel(request_id))
     finally:
         port.close()  # nothing outlives the POST
 

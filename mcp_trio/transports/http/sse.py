@@ -11,6 +11,8 @@ dropped (legacy streams keep them in the event store) and waiting producers are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 
 __all__ = ["ResponseStream", "sse_frame", "retry_frame", "KEEPALIVE_FRAME"]
@@ -37,7 +39,19 @@ class ResponseStream:
         live: ``False`` for a JSON response: intermediate frames are dropped, only the final answer counts.
     """
 
-    __slots__ = ("_frames", "_limit", "_size", "_space", "_waiter", "detached", "ended", "final", "final_frame", "live")
+    __slots__ = (
+        "_frames",
+        "_limit",
+        "_size",
+        "_space",
+        "_waiter",
+        "detached",
+        "ended",
+        "final",
+        "final_frame",
+        "live",
+        "refill",
+    )
 
     def __init__(self, limit: int, *, live: bool = True) -> None:
         self._limit = limit
@@ -52,6 +66,13 @@ class ResponseStream:
         self.final_frame = False
         self.ended = False  # nothing more will be produced for this response
         self.detached = False  # the client left: nothing more will be written
+        #: Called after each ``take``: a producer without a task of its own (``PushOutlet``) queues more then.
+        self.refill: Callable[[], None] | None = None
+
+    @property
+    def room(self) -> bool:
+        """Whether fewer than ``limit`` bytes wait for the client."""
+        return self._size <= self._limit
 
     @property
     def pending(self) -> bool:
@@ -101,6 +122,7 @@ class ResponseStream:
     def detach(self) -> None:
         """The client is gone: drop what is queued and release waiting producers."""
         self.detached = True
+        self.refill = None
         self._frames.clear()
         self._size = 0
         self._notify()
@@ -130,4 +152,6 @@ class ResponseStream:
         self._frames.clear()
         self._size = 0
         self._release()
+        if self.refill is not None:
+            self.refill()
         return data
