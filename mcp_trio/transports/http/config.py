@@ -54,7 +54,8 @@ class HttpConfig:
         write_timeout: seconds one write may block on a client that does not read; then the connection drops.
         max_stream_buffer_bytes: bytes of SSE frames queued for one stream before producers wait for the
             client to read them.
-        sse_keepalive_interval: seconds of silence on an SSE stream before a ``: keep-alive`` comment.
+        sse_keepalive_interval: seconds of silence on an SSE stream before a ``: keep-alive`` comment (sent by
+            the keep-alive sweep, so up to ``keep_alive_sweep_interval`` later).
         sse_retry_ms: the ``retry:`` field, in milliseconds, sent with the priming event of resumable streams.
         legacy_sessions: serve the 2025-x session wire (``initialize``, ``Mcp-Session-Id``, GET, DELETE)
             besides the stateless 2026-07-28 wire; ``False`` makes the endpoint modern-only.

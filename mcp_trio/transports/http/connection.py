@@ -46,7 +46,7 @@ from mcp_trio.transports.http.headers import Headers
 from mcp_trio.transports.http.idle import OpenConnections
 from mcp_trio.transports.http.request_head import parse_plain_head
 from mcp_trio.transports.http.response_head import CONTINUE, LAST_CHUNK, chunk, response_head
-from mcp_trio.transports.http.sse import KEEPALIVE_FRAME, ResponseStream
+from mcp_trio.transports.http.sse import ResponseStream
 from mcp_trio.transports.lean_socket import write_nowait
 from mcp_trio.transports.port import Place
 
@@ -132,6 +132,8 @@ class HttpConnection:
         "must_close",
         "place",
         "principal",
+        "sse",
+        "sse_written",
         "stream",
     )
 
@@ -150,6 +152,10 @@ class HttpConnection:
         #: When the connection started waiting for its next request (``inf`` while it has one): the reaper
         #: (``idle.OpenConnections``) closes it once that is ``keep_alive_timeout`` ago.
         self.idle_since = math.inf
+        #: The SSE stream being written, and when it was last written to: the reaper's sweep posts a keep-alive
+        #: comment into a stream silent for ``sse_keepalive_interval`` (no timer per stream).
+        self.sse: ResponseStream | None = None
+        self.sse_written = 0.0
         self._buffer = b""
         self._h11: h11.Connection | None = None
         self._body_left = 0
@@ -549,21 +555,22 @@ class HttpConnection:
         self._response = _STREAMING
         frame = chunk if chunked else bytes
         await self._write(head + frame(preamble) if preamble else head)
-        keepalive = self.config.sse_keepalive_interval
-        while True:
-            done = stream.ended
-            data = stream.take()
-            if done and stream.final is not None and not stream.final_frame:
-                stream.final_frame = True
-                data += stream.final[1]
-            if data:
-                await self._write(frame(data))
-            if done or stream.detached:
-                break
-            with trio.move_on_after(keepalive) as timer:
+        self.sse, self.sse_written = stream, trio.current_time()
+        try:
+            while True:
+                done = stream.ended
+                data = stream.take()
+                if done and stream.final is not None and not stream.final_frame:
+                    stream.final_frame = True
+                    data += stream.final[1]
+                if data:
+                    await self._write(frame(data))
+                    self.sse_written = trio.current_time()
+                if done or stream.detached:
+                    break
                 await stream.wait()
-            if timer.cancelled_caught:
-                await self._write(frame(KEEPALIVE_FRAME))
+        finally:
+            self.sse = None
         if not stream.detached:
             if chunked:
                 await self._write(LAST_CHUNK)

@@ -93,7 +93,9 @@ class HttpEndpoint:
         self.legacy = LegacyEndpoint(host, config, sessions, store)
         self.sessions = sessions
         #: The endpoint's open connections, swept for keep-alive idleness (``reap_forever``).
-        self.connections = OpenConnections(config.keep_alive_timeout, config.keep_alive_sweep_interval)
+        self.connections = OpenConnections(
+            config.keep_alive_timeout, config.keep_alive_sweep_interval, config.sse_keepalive_interval
+        )
         auth = config.auth
         origin = f"http://{host_with_port(host_name, port)}"
         self.resource = auth.resource if auth is not None and auth.resource is not None else origin + path

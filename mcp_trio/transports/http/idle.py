@@ -6,6 +6,10 @@ machine, 5% of a whole ``tools/call``), so a waiting connection only notes when 
 closing connections that have waited longer than ``keep_alive_timeout``. An idle connection therefore closes
 between ``keep_alive_timeout`` and ``keep_alive_timeout + keep_alive_sweep_interval`` after its last response;
 a connection running a handler is never touched. The same set is what a graceful drain walks.
+
+The same sweep keeps SSE streams alive: a stream nothing was written to for ``sse_keepalive_interval`` gets a
+``: keep-alive`` comment (so between that interval and one sweep more), where a timer per stream would cost
+every idle listen stream a cancel scope and a deadline.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import math
 from typing import TYPE_CHECKING
 
 import trio
+
+from mcp_trio.transports.http.sse import KEEPALIVE_FRAME
 
 if TYPE_CHECKING:
     from mcp_trio.transports.http.connection import HttpConnection
@@ -27,14 +33,16 @@ class OpenConnections:
     Args:
         keep_alive_timeout: seconds a connection may wait for its next request.
         sweep_interval: seconds between sweeps.
+        sse_keepalive: seconds of silence on an SSE stream before it gets a keep-alive comment.
     """
 
-    __slots__ = ("_connections", "_interval", "_timeout")
+    __slots__ = ("_connections", "_interval", "_sse_keepalive", "_timeout")
 
-    def __init__(self, keep_alive_timeout: float, sweep_interval: float) -> None:
+    def __init__(self, keep_alive_timeout: float, sweep_interval: float, sse_keepalive: float = math.inf) -> None:
         self._connections: set[HttpConnection] = set()
         self._timeout = keep_alive_timeout
         self._interval = sweep_interval
+        self._sse_keepalive = sse_keepalive
 
     def __len__(self) -> int:
         return len(self._connections)
@@ -55,8 +63,22 @@ class OpenConnections:
                 closed += 1
         return closed
 
+    def keep_streams_alive(self, written_before: float) -> int:
+        """Post a keep-alive comment into every SSE stream last written to before ``written_before``."""
+        kept = 0
+        for connection in self._connections:
+            stream = connection.sse
+            if stream is not None and connection.sse_written < written_before:
+                connection.sse_written = math.inf  # once per silence: the write sets it again
+                stream.post(KEEPALIVE_FRAME)
+                kept += 1
+        return kept
+
     async def reap_forever(self) -> None:
-        """Every ``sweep_interval``: close connections idle for longer than ``keep_alive_timeout``."""
+        """Every ``sweep_interval``: close connections idle for longer than ``keep_alive_timeout``, and keep
+        SSE streams silent for ``sse_keepalive`` alive."""
         while True:
             await trio.sleep(self._interval)
-            self.close_idle(trio.current_time() - self._timeout)
+            now = trio.current_time()
+            self.close_idle(now - self._timeout)
+            self.keep_streams_alive(now - self._sse_keepalive)
