@@ -71,6 +71,7 @@ def test_observability_package_api_is_pinned() -> None:
         "Watched",
         "serve_admin",
         "WorkersObserver",
+        "render_health",
     ]
     for name in mcp_trio.observability.__all__:
         assert getattr(mcp_trio.observability, name).__module__.startswith("mcp_trio.observability")

@@ -8,6 +8,7 @@ import attrs
 
 from mcp_trio.protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
 from mcp_trio.runtime.config import RuntimeConfig
+from mcp_trio.server.tracing import require_tracing
 
 __all__ = ["ServerConfig", "BreakerSettings"]
 
@@ -65,6 +66,13 @@ class ServerConfig:
         request_metrics: count requests and time them per method and tool (``/metrics``, ``/health``): about
             1.5 us per call (7% of a trivial TCP call's server CPU, measured with ``benchmarks.profile_live``); off
             for the last bit of throughput.
+        tracing: an OpenTelemetry span per request (``mcp_trio/server/tracing.py``): SERVER kind, named and
+            attributed after the semantic conventions for MCP, parented by the ``traceparent`` in the request's
+            ``_meta``, current while the handler runs. Spans go to the global tracer provider, which the
+            application sets up (``opentelemetry-instrument``, or ``trace.set_tracer_provider`` before the server
+            runs). Needs the ``otel`` extra: turning it on without it fails here. Off, it costs one attribute
+            check per request; on, mostly the SDK's span: about 35 us per call with a batch processor, 8 us when
+            a sampler drops it (``docs/ops/README.md``, "Tracing").
         tool_breaker: a circuit breaker for every tool (``add_tool(breaker=...)`` overrides it per tool);
             ``None``: tools have none unless registered with one. Off by default: whether repeated failures mean
             a broken dependency, and how long to wait, depends on the tool.
@@ -88,6 +96,7 @@ class ServerConfig:
     task_poll_interval_ms: int = 100
     max_handler_threads: int = 40
     request_metrics: bool = True
+    tracing: bool = False
     tool_breaker: BreakerSettings | None = None
     runtime: RuntimeConfig = attrs.field(factory=RuntimeConfig)
 
@@ -107,3 +116,5 @@ class ServerConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if self.tracing:
+            require_tracing()

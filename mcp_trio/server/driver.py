@@ -67,6 +67,7 @@ from mcp_trio.protocol.session import READY, ServerSession, decode_snapshot, enc
 from mcp_trio.runtime.shedding import ShedLevel
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, Subscriber
 from mcp_trio.server.listen import ListenPump
+from mcp_trio.server.tracing import traced_dispatch
 from mcp_trio.transports.port import RUNNING, Outlet, Reply
 from supervision import ChildHandle, split_exit
 
@@ -278,7 +279,10 @@ class SessionDriver(msgspec.Struct, eq=False):
             self.modern_seen = True
         started = perf_counter()
         try:
-            result = self.server.dispatcher.dispatch(self.session, self, event)
+            if self.server.config.tracing:  # off: this check is all tracing costs (server/tracing.py)
+                result = traced_dispatch(self, event)
+            else:
+                result = self.server.dispatcher.dispatch(self.session, self, event)
         except BaseException as exc:  # noqa: BLE001 - _error_of re-raises what must propagate
             error = self._error_of(event, exc)
             self.reply_status = error.http_status
