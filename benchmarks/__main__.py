@@ -18,6 +18,7 @@ BENCHMARKS: tuple[str, ...] = (
     "benchmarks.client_memory",
     "benchmarks.workers_scale",
     "benchmarks.workers_throughput",
+    "benchmarks.accept_designs",
     "benchmarks.listen_streams",
     "benchmarks.shards",
     "benchmarks.state",

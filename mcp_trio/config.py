@@ -50,6 +50,11 @@ class ServeSettings:
         tcp, unix, http, ws: addresses to serve (``HOST:PORT``, ``PATH``, ``HOST:PORT[/path]``).
         stdio: serve one session on stdin/stdout.
         workers: worker processes (``--workers``).
+        connections: concurrent connections the deployment must hold (``--connections``); ``None``: no check.
+            At start-up the server compares it with its capacity, workers x each process's connection limit
+            (``[runtime] max_connections``, by default 90% of the open-file limit: the rest is kept for the
+            process's own descriptors; never more than the limit minus 64), and exits with status 2, naming the
+            workers it would need, when it cannot be reached.
         admin: ``HOST:PORT`` of the admin endpoint (``/health``, ``/ready``, ``/metrics``).
         log_level: ``debug``, ``info``, ``warning`` or ``error``.
         log_format: ``text`` (one human-readable line per record) or ``json`` (one JSON object per line: time,
@@ -63,6 +68,7 @@ class ServeSettings:
     ws: tuple[str, ...] = ()
     stdio: bool = False
     workers: int = 1
+    connections: int | None = None
     admin: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
@@ -70,6 +76,8 @@ class ServeSettings:
     def __attrs_post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if self.connections is not None and self.connections < 1:
+            raise ValueError("connections must be at least 1 (leave it unset for no capacity check)")
 
 
 #: Section name -> the config class it sets.

@@ -43,12 +43,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import attrs
 import trio
 
 from mcp_trio.observability import WorkersObserver, serve_admin
+from mcp_trio.runtime.config import RuntimeConfig
 from mcp_trio.runtime.listeners import bind_reuse_port
 from supervision import ChildSpec, Restart, Supervisor, open_supervisor
 
@@ -58,6 +59,9 @@ __all__ = [
     "serve_workers",
     "reserve_ports",
     "raise_file_limit",
+    "Capacity",
+    "connection_capacity",
+    "FILE_RESERVE",
     "WorkerBus",
     "WORKER_ID_ENV",
     "WORKER_DIR_ENV",
@@ -115,6 +119,72 @@ def raise_file_limit() -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     return soft
+
+
+#: Descriptors a server process keeps for itself whatever ``[runtime] max_connections`` says: stdio, the epoll
+#: and wake-up descriptors, listening sockets (several per address), the worker pipes, relays to other workers'
+#: Unix sockets, files its handlers open. By default the runtime refuses connections past 90% of the file limit,
+#: a larger reserve; this one bounds an explicit ``max_connections`` set close to (or above) the limit.
+FILE_RESERVE: Final = 64
+
+
+@attrs.frozen
+class Capacity:
+    """Connections a deployment can hold: ``per_worker`` x ``workers``.
+
+    Attributes:
+        workers: server processes (``--workers``; 1 without it).
+        file_limit: each process's open-file limit (soft ``RLIMIT_NOFILE``, after raising it to the hard one).
+        per_worker: connections one process accepts: its runtime's connection limit (``[runtime]
+            max_connections``, by default 90% of ``file_limit``), at most ``file_limit - FILE_RESERVE``.
+        limited_by: what sets ``per_worker``: ``"default"`` (90% of the file limit), ``"max_connections"`` (set
+            explicitly) or ``"file_limit"`` (an explicit ``max_connections`` past ``file_limit - FILE_RESERVE``).
+    """
+
+    workers: int
+    file_limit: int
+    per_worker: int
+    limited_by: Literal["default", "max_connections", "file_limit"]
+
+    @property
+    def total(self) -> int:
+        return self.workers * self.per_worker
+
+    def workers_for(self, connections: int) -> int | None:
+        """Workers needed to hold ``connections`` at this per-worker capacity (None: no number can)."""
+        return -(-connections // self.per_worker) if self.per_worker > 0 else None
+
+    def shortfall(self, connections: int) -> str | None:
+        """None when ``connections`` fits, else one line naming the target, the capacity and the workers needed."""
+        if connections <= self.total:
+            return None
+        reserve = {
+            "default": "less 10% kept for the process's own descriptors; [runtime] max_connections sets it",
+            "max_connections": "[runtime] max_connections",
+            "file_limit": f"less {FILE_RESERVE} kept for the process's own descriptors",
+        }[self.limited_by]
+        plural = "s" if self.workers != 1 else ""
+        line = (
+            f"[serve] connections = {connections:,} cannot be reached: {self.workers} worker{plural} x "
+            f"{self.per_worker:,} connections = {self.total:,} (per process: open-file limit {self.file_limit:,}, "
+            f"{reserve}); "
+        )
+        needed = self.workers_for(connections)
+        if needed is None:
+            return line + "no number of workers can: raise the open-file hard limit (ulimit -Hn, LimitNOFILE=)"
+        return line + f"it needs --workers {needed} (or a higher open-file hard limit: ulimit -Hn, LimitNOFILE=)"
+
+
+def connection_capacity(workers: int, file_limit: int, runtime: RuntimeConfig) -> Capacity:
+    """The connections ``workers`` processes can hold, each with ``file_limit`` open files and ``runtime``'s
+    connection limit (``RuntimeConfig.connection_limit``: ``max_connections``, or 90% of the file limit)."""
+    ceiling = max(0, file_limit - FILE_RESERVE)
+    wanted = runtime.connection_limit(file_limit)
+    limited_by: Literal["default", "max_connections", "file_limit"]
+    limited_by = "default" if runtime.max_connections is None else "max_connections"
+    if wanted > ceiling:
+        wanted, limited_by = ceiling, "file_limit"
+    return Capacity(workers=workers, file_limit=file_limit, per_worker=wanted, limited_by=limited_by)
 
 
 class _Outbox:
