@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final, Literal
 
 import attrs
@@ -427,6 +427,23 @@ async def _supervise(
     parent: _Parent, settings: WorkerSettings, announce: Sequence[str], admin: tuple[str, int] | None
 ) -> None:
     watched = WorkersObserver(parent.rows, settings.count)
+    # Signals are caught before anything is announced (a signal sent on "workers ready" must not kill the
+    # parent), and the same receiver hears the second one while the workers drain.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1) as signals:
+        async with trio.open_nursery() as outer:
+            await _run_workers(parent, settings, announce, admin, watched, signals, outer)
+            outer.cancel_scope.cancel()
+
+
+async def _run_workers(
+    parent: _Parent,
+    settings: WorkerSettings,
+    announce: Sequence[str],
+    admin: tuple[str, int] | None,
+    watched: WorkersObserver,
+    signals: AsyncIterator[int],
+    outer: trio.Nursery,
+) -> None:
     async with (
         open_supervisor(intensity=settings.intensity, period=settings.period, name="workers") as supervisor,
         trio.open_nursery() as nursery,
@@ -446,24 +463,24 @@ async def _supervise(
             file=sys.stderr,
             flush=True,
         )
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1) as signals:
-            async for received in signals:
-                if received == signal.SIGUSR1:
-                    print(parent.report(), file=sys.stderr, flush=True)
-                elif received == signal.SIGHUP:
-                    await _replace_one_by_one(parent, supervisor)
-                else:
-                    log.info("stopping %d workers (%s)", len(parent.workers), signal.Signals(received).name)
-                    parent.stopping = watched.stopping = True
-                    parent.terminate_all()
-                    nursery.start_soon(_kill_on_second_signal, parent)
-                    break
+        async for received in signals:
+            if received == signal.SIGUSR1:
+                print(parent.report(), file=sys.stderr, flush=True)
+            elif received == signal.SIGHUP:
+                await _replace_one_by_one(parent, supervisor)
+            else:
+                log.info("stopping %d workers (%s)", len(parent.workers), signal.Signals(received).name)
+                parent.stopping = watched.stopping = True
+                parent.terminate_all()
+                # In the outer nursery: this one is cancelled now, while the supervisor waits for the workers.
+                outer.start_soon(_kill_on_second_signal, parent, signals)
+                break
         nursery.cancel_scope.cancel()
 
 
-async def _kill_on_second_signal(parent: _Parent) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
+async def _kill_on_second_signal(parent: _Parent, signals: AsyncIterator[int]) -> None:
+    async for received in signals:
+        if received in (signal.SIGTERM, signal.SIGINT):
             log.warning("second signal: killing the workers")
             parent.terminate_all(signal.SIGKILL)
             return

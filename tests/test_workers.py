@@ -123,6 +123,28 @@ async def test_sigterm_drains_requests_in_flight_and_exits_cleanly() -> None:
             assert await parent.process.wait() == 0
 
 
+async def test_a_second_signal_during_the_drain_kills_the_workers() -> None:
+    async with workers() as (parent, target), open_client(target) as client:
+        failed: list[BaseException] = []
+
+        async def endless_call() -> None:
+            try:
+                await client.call_tool("sleep", {"seconds": 60})
+            except Exception as exc:
+                failed.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(endless_call)
+            await trio.sleep(0.3)
+            parent.process.send_signal(signal.SIGTERM)
+            await parent.wait_for(r"stopping 2 workers")
+            parent.process.send_signal(signal.SIGTERM)  # the drain would wait 30 s for the call: no
+            await parent.wait_for(r"second signal: killing the workers")
+            with trio.fail_after(10):
+                await parent.process.wait()
+        assert failed  # the call in flight got no answer: its worker was killed
+
+
 def test_workers_refuse_transports_one_process_must_own() -> None:
     for flags in (["--stdio"], ["--unix", "/tmp/x.sock"], []):
         done = subprocess.run(
