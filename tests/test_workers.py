@@ -218,6 +218,15 @@ async def test_a_legacy_http_session_answers_on_whichever_worker_a_connection_la
             post, {"jsonrpc": "2.0", "id": 99, "method": "ping"}, "worker-1.bogus"
         )
         assert status == 404
+        # The owner dies: its replacement adopts the session from the store the workers share on disk.
+        owner = session.partition(".")[0]
+        victim = parent.pids()[owner]
+        os.kill(victim, signal.SIGKILL)
+        await parent.wait_for(rf"worker {owner} ready", count=2)
+        for number in range(6):
+            call = {"jsonrpc": "2.0", "id": 50 + number, "method": "ping"}
+            status, _, body = await trio.to_thread.run_sync(post, call, session)
+            assert status == 200, body
 
 
 async def test_a_notification_posted_in_one_worker_reaches_subscribers_in_every_worker() -> None:

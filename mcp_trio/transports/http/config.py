@@ -9,6 +9,7 @@ import attrs
 if TYPE_CHECKING:
     from mcp_trio.transports.http.auth import AuthSettings
     from mcp_trio.transports.http.event_store import EventStore
+    from mcp_trio.transports.http.session_store import SessionStore
 
 __all__ = ["HttpConfig"]
 
@@ -64,6 +65,9 @@ class HttpConfig:
             (its id gets 404) at the runtime's next sweep (``RuntimeConfig.session_sweep_interval``).
         event_store: where legacy SSE events are kept for resumption; ``None`` builds an in-memory store from
             the three limits below.
+        session_store: where legacy sessions' negotiated state is saved so that a process that does not hold a
+            session can adopt it instead of answering 404 (``session_store.SessionStore``: a replaced worker's
+            sessions carry on, or any node of several); ``None``: sessions live only in their process.
         event_store_max_events: events kept per session by the in-memory store (oldest dropped first).
         event_store_max_bytes: bytes of events kept per session by the in-memory store.
         event_store_max_age: seconds an event stays replayable in the in-memory store.
@@ -94,6 +98,7 @@ class HttpConfig:
     max_sessions: int = 10_000
     session_idle_timeout: float = 30 * 60.0
     event_store: EventStore | None = None
+    session_store: SessionStore | None = None
     event_store_max_events: int = 1000
     event_store_max_bytes: int = 4 * 1024 * 1024
     event_store_max_age: float = 5 * 60.0

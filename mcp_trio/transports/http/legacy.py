@@ -6,6 +6,10 @@ resumable SSE stream (priming event first, for clients of 2025-11-25 or later) a
 shard, so a broken connection does not cancel it; ``notifications/cancelled`` does. Status codes follow the
 spec: no session id on a non-initialize request is 400, an unknown or ended session is 404, and JSON-RPC
 errors of a live session are ordinary 200 responses (a legacy client reads a 404 as "session gone").
+
+With a ``session_store`` (``HttpConfig``), a session's negotiated state is saved whenever it changes (the
+handshake, subscriptions, the log level) and forgotten on ``DELETE``; a session id this process does not hold is
+looked up there and adopted before it would be a 404 (``session_store.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ logger: Final = logging.getLogger("mcp_trio.http")
 #: The first revision whose clients understand priming events (SEP-1699); older ones get no priming.
 _PRIMING_SINCE: Final = "2025-11-25"
 _SESSION_ID_BYTES: Final = 24  # 192 bits of randomness, 32 URL-safe characters (all visible ASCII)
+#: Messages after which a session's saved state is stale (``initialize`` itself is saved by ``_initialize``).
+_CHANGES_STATE: Final = frozenset(
+    {"notifications/initialized", "resources/subscribe", "resources/unsubscribe", "logging/setLevel"}
+)
 
 
 class LegacyEndpoint:
@@ -60,11 +68,38 @@ class LegacyEndpoint:
             await connection.send_error(400, error)
             return None
         session = self.sessions.get(session_id)
+        if session is None and self.config.session_store is not None:
+            session = await self._restore(session_id)
         if not isinstance(session, HttpSession) or session.closed:
             await connection.send_error(404, InvalidRequest("unknown or expired session: initialize again"))
             return None
         session.touch()
         return session
+
+    async def _restore(self, session_id: str) -> HttpSession | None:
+        """Adopt a session this process does not hold from the session store, if it is kept there."""
+        store = self.config.session_store
+        assert store is not None
+        state = await store.load(session_id)
+        if state is None or len(self.sessions) >= self.config.max_sessions:
+            return None
+        held = self.sessions.get(session_id)  # another request for it may have adopted it meanwhile
+        if held is not None:
+            return held if isinstance(held, HttpSession) else None
+        try:
+            exported_id = decode_export(state)[0]
+            if exported_id != session_id:
+                raise InvalidRequest(f"the store returned session {exported_id!r} for {session_id!r}")
+            return self.adopt(state)
+        except InvalidRequest as error:
+            logger.warning("session %s could not be restored from the session store: %s", session_id, error)
+            return None
+
+    async def _save(self, session: HttpSession) -> None:
+        """Keep the session's state in the session store (when there is one, and the session is alive)."""
+        store = self.config.session_store
+        if store is not None and not session.closed and session.port is not None:
+            await store.save(session.id, session.export())
 
     async def _reply(
         self, connection: HttpConnection, data: bytes, *, json: bool, headers: Any = (), refusal_ms: int | None = None
@@ -116,6 +151,8 @@ class LegacyEndpoint:
         except LocalProtocolError:  # the session ended meanwhile
             await connection.send_error(404, InvalidRequest("session ended"))
             return
+        if self.config.session_store is not None and getattr(message, "method", None) in _CHANGES_STATE:
+            await self._save(session)
         if reply is RUNNING:
             assert isinstance(message, Request)
             await self._stream_request(connection, session, message, header_version=header_version, sse=sse)
@@ -147,6 +184,7 @@ class LegacyEndpoint:
         port.limiter = place.limiter("session", lambda: connection.client)
         self.sessions.add(session)
         place.awaiting_handshake(session_id)
+        await self._save(session)
         await self._reply(connection, reply, json=json, headers=[("mcp-session-id", session.id)])
 
     def adopt(self, exported: bytes) -> HttpSession:
@@ -234,6 +272,8 @@ class LegacyEndpoint:
         if session is None:
             return
         await self.sessions.end(session)
+        if self.config.session_store is not None:
+            await self.config.session_store.delete(session.id)
         await connection.send_response(200)
 
 
