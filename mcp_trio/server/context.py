@@ -10,8 +10,10 @@ therefore be idempotent up to their input requests (the MRTR contract), and shou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+import base64
+import functools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import msgspec
 
@@ -33,6 +35,7 @@ from mcp_trio.protocol.types import (
     InputResponse,
     ListRootsRequest,
     ListRootsResult,
+    ReadResourceResult,
     capability_enabled,
     decode_input_response,
 )
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from mcp_trio.protocol.session import ServerSession
     from mcp_trio.server.tasks import TaskRecord
 
-__all__ = ["Peer", "Context", "InputRequired", "ModelElicitation"]
+__all__ = ["Peer", "Context", "InputRequired", "ModelElicitation", "ResourceReadout", "ReadResourceContents"]
 
 _CAPABILITY_OF = {
     CreateMessageRequest: "sampling",
@@ -100,22 +103,110 @@ class ModelElicitation:
         return f"ModelElicitation({self.action!r}, data={self.data!r})"
 
 
+class ReadResourceContents:
+    """One item of a ``ResourceReadout``, as the official SDK's ``ctx.read_resource`` yields them: ``content`` is
+    the text, or the decoded bytes of a blob."""
+
+    __slots__ = ("content", "meta", "mime_type")
+
+    def __init__(self, content: str | bytes, mime_type: str | None, meta: dict[str, Any] | None) -> None:
+        self.content = content
+        self.mime_type = mime_type
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return f"ReadResourceContents({self.content!r}, mime_type={self.mime_type!r})"
+
+
+class ResourceReadout(Sequence[ReadResourceContents]):
+    """What ``Context.read_resource`` returns: the ``ReadResourceResult``'s ``contents`` (``result`` is the whole
+    result), and at the same time the sequence of ``ReadResourceContents`` the official SDK returns, so handlers
+    written either way work unchanged."""
+
+    __slots__ = ("_items", "contents", "result")
+
+    def __init__(self, result: ReadResourceResult) -> None:
+        self.result = result
+        self.contents = result.contents
+        self._items = [
+            ReadResourceContents(
+                item.text if isinstance(item.text, str) else base64.b64decode(str(item.blob)),
+                item.mime_type if isinstance(item.mime_type, str) else None,
+                item.meta if isinstance(item.meta, dict) else None,
+            )
+            for item in result.contents
+        ]
+
+    @overload
+    def __getitem__(self, index: int) -> ReadResourceContents: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ReadResourceContents]: ...
+
+    def __getitem__(self, index: int | slice) -> ReadResourceContents | Sequence[ReadResourceContents]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"ResourceReadout({self._items!r})"
+
+
+#: The JSON Schema types an elicitation form field may have (the specification's ``PrimitiveSchemaDefinition``).
+_FORM_TYPES = frozenset({"string", "number", "integer", "boolean"})
+
+
 def _model_schema(model: Any) -> dict[str, Any]:
-    """A pydantic model's JSON Schema, flat as elicitation requires (``$defs`` are not allowed there)."""
+    """A pydantic model's JSON Schema as an elicitation form, rendered as the official SDK renders it: flat
+    (``$defs`` are not allowed there), ``T | None`` as ``T`` (a form field is optional by being left out of
+    ``required``, never by a null type, which no form answer may carry) and no ``None`` defaults.
+
+    Raises:
+        TypeError: not a pydantic model, or a field a form cannot hold (a nested model, a list without choices).
+    """
     make = getattr(model, "model_json_schema", None)
     if make is None:
         raise TypeError(f"schema= takes a pydantic model class, not {model!r}")
-    document: dict[str, Any] = make()
+    document: dict[str, Any] = make(schema_generator=_form_schema_generator())
     if "$defs" in document:
         raise TypeError(f"{model.__name__}: an elicitation form holds primitive fields only (no nested models)")
+    for field, schema in document.get("properties", {}).items():
+        items = schema.get("items", {}) if schema.get("type") == "array" else {}
+        if schema.get("type") not in _FORM_TYPES and "enum" not in schema and not ("enum" in items or "anyOf" in items):
+            raise TypeError(f"{model.__name__}.{field}: an elicitation form cannot hold {schema!r}")
     document.pop("title", None)
     return document
+
+
+@functools.cache
+def _form_schema_generator() -> type[Any]:
+    """The pydantic schema generator of elicitation forms (built on first use: pydantic is an optional extra)."""
+    from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+    from pydantic_core import core_schema
+
+    class FormSchema(GenerateJsonSchema):
+        def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+            return self.generate_inner(schema["schema"])
+
+        def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+            result = super().default_schema(schema)
+            if result.get("default") is None:
+                result.pop("default", None)
+            return result
+
+    return FormSchema
 
 
 class Context:
     """What a handler can do besides returning its result. Created only for handlers that ask for it."""
 
     __slots__ = ("_answers", "_can_detach", "_peer", "_session", "_task", "event", "request_state")
+
+    def __class_getitem__(cls, parameters: Any) -> type[Context]:
+        """``Context[AppContext]`` (the official SDK's generic spelling) is ``Context`` itself, so annotations
+        written for the SDK keep naming the context parameter; the lifespan value is not type-checked."""
+        return cls
 
     def __init__(
         self,
@@ -159,6 +250,12 @@ class Context:
         return self.event.id
 
     @property
+    def request_context(self) -> Context:
+        """This context: handlers written for the official SDK reach the lifespan's value (and the request id and
+        protocol version) through ``ctx.request_context.lifespan_context``, and so they port unchanged."""
+        return self
+
+    @property
     def era(self) -> str:
         return self.event.era
 
@@ -200,9 +297,10 @@ class Context:
             params["logger"] = logger
         await self._peer.send(Notification("notifications/message", params), self.event.id)
 
-    async def read_resource(self, uri: str) -> Any:
-        """Read one of this server's resources (static or templated) from inside a handler: its
-        ``ReadResourceResult`` (``.contents``), as the official SDK's ``Context.read_resource`` gives.
+    async def read_resource(self, uri: str) -> ResourceReadout:
+        """Read one of this server's resources (static or templated) from inside a handler: its ``contents``,
+        which also iterate as the official SDK's ``Context.read_resource`` result does (items with ``content``
+        and ``mime_type``).
 
         Raises:
             ResourceNotFound: no resource or template matches ``uri``.
@@ -210,7 +308,7 @@ class Context:
         server = getattr(self._peer, "server", None)
         if server is None:
             raise LookupError("this context has no server to read from")
-        return await server.dispatcher.read_for(uri, self)
+        return ResourceReadout(await server.dispatcher.read_for(uri, self))
 
     @property
     def lifespan_context(self) -> Any:
@@ -316,7 +414,11 @@ class Context:
 
         ``schema=Model`` (a pydantic model class, as the official SDK takes) asks with the model's JSON Schema and
         returns a ``ModelElicitation``: ``action``, ``content``, and ``data``, the model built from an accepted
-        answer (an answer the model refuses is asked again, like any answer of the wrong shape).
+        answer.
+
+        Raises:
+            ValueError: an accepted answer the model refuses (as the official SDK raises: in a tool, an error
+                result).
         """
         if (requested_schema is None) == (schema is None):
             raise TypeError("elicit takes a JSON Schema (requested_schema) or a model (schema=), not both or neither")
@@ -333,7 +435,7 @@ class Context:
             try:
                 data = schema.model_validate(content)
             except ValueError as error:  # pydantic's ValidationError is a ValueError
-                raise InvalidParams(f"the elicited answer does not fit {schema.__name__}: {error}") from None
+                raise ValueError(f"the elicited answer does not fit {schema.__name__}: {error}") from None
         return ModelElicitation(answer.action, content, data)
 
     async def sample(self, params: CreateMessageParams, *, key: str = "sampling") -> CreateMessageResult:

@@ -1,24 +1,71 @@
 """Prompts: a function of string arguments that renders messages for ``prompts/get``.
 
-A prompt function returns ``str`` (one user message), a ``PromptMessage``, a list of them, or a whole
-``GetPromptResult``. Prompt arguments are strings on the wire; missing required arguments are -32602.
+A prompt function returns a whole ``GetPromptResult``, or messages: one or a list of ``str`` or a content block
+(each a user message), a ``PromptMessage``, a ``UserMessage``/``AssistantMessage`` (the official SDK's helpers),
+or a ``{"role": ..., "content": {...}}`` dict. Prompt arguments are strings on the wire; missing required
+arguments are -32602.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import msgspec
 from msgspec import UNSET
 
 from mcp_trio.protocol.errors import DECODE_ERRORS, InvalidParams
-from mcp_trio.protocol.types import GetPromptResult, Prompt, PromptArgument, PromptMessage, TextContent
+from mcp_trio.protocol.types import (
+    AudioContent,
+    EmbeddedResource,
+    GetPromptResult,
+    ImageContent,
+    Prompt,
+    PromptArgument,
+    PromptMessage,
+    ResourceLink,
+    TextContent,
+)
+from mcp_trio.protocol.types.content import ContentBlock
 from mcp_trio.server.signature import ArgumentModel, argument_model, find_context_parameter
 
-__all__ = ["PromptDefinition", "define_prompt", "to_prompt_result"]
+__all__ = ["PromptDefinition", "define_prompt", "to_prompt_result", "Message", "UserMessage", "AssistantMessage"]
+
+_CONTENT_TYPES = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
+
+
+class Message:
+    """A prompt message as the official SDK's prompts build them: ``content`` a string (made a text block) or
+    a content block, so prompts written with ``UserMessage``/``AssistantMessage`` port unchanged."""
+
+    __slots__ = ("content", "role")
+
+    def __init__(self, content: str | ContentBlock, role: Literal["user", "assistant"] = "user") -> None:
+        self.role = role
+        self.content: ContentBlock = TextContent(text=content) if isinstance(content, str) else content
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.content!r}, role={self.role!r})"
+
+
+class UserMessage(Message):
+    """A message from the user."""
+
+    __slots__ = ()
+
+    def __init__(self, content: str | ContentBlock, role: Literal["user", "assistant"] = "user") -> None:
+        super().__init__(content, role)
+
+
+class AssistantMessage(Message):
+    """A message from the assistant."""
+
+    __slots__ = ()
+
+    def __init__(self, content: str | ContentBlock, role: Literal["user", "assistant"] = "assistant") -> None:
+        super().__init__(content, role)
 
 
 @attrs.define(slots=True, eq=False)
@@ -80,14 +127,26 @@ def define_prompt(
 
 
 def to_prompt_result(value: Any, description: Any = UNSET) -> GetPromptResult:
+    """Shape what a prompt function returned (see the module docstring) as the ``prompts/get`` result.
+
+    Raises:
+        TypeError: a value that is not a message (a dict that is not one raises ``msgspec.ValidationError``).
+    """
     if isinstance(value, GetPromptResult):
         return value
-    if isinstance(value, str):
-        messages = [PromptMessage(role="user", content=TextContent(text=value))]
-    elif isinstance(value, PromptMessage):
-        messages = [value]
-    elif isinstance(value, list) and all(isinstance(m, PromptMessage) for m in value):
-        messages = value
-    else:
-        raise TypeError(f"a prompt returned {type(value).__name__}; expected str or PromptMessage(s)")
-    return GetPromptResult(messages=messages, description=description)
+    items = value if isinstance(value, list | tuple) else [value]
+    return GetPromptResult(messages=[_message(item) for item in items], description=description)
+
+
+def _message(item: Any) -> PromptMessage:
+    if isinstance(item, PromptMessage):
+        return item
+    if isinstance(item, Message):
+        return PromptMessage(role=item.role, content=item.content)
+    if isinstance(item, str):
+        return PromptMessage(role="user", content=TextContent(text=item))
+    if isinstance(item, _CONTENT_TYPES):
+        return PromptMessage(role="user", content=item)
+    if isinstance(item, dict):
+        return msgspec.convert(item, PromptMessage)
+    raise TypeError(f"a prompt returned {type(item).__name__}; expected str, a content block or message(s)")

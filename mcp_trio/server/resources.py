@@ -1,14 +1,19 @@
 """Resources and resource templates: what ``resources/list``, ``templates/list`` and ``resources/read`` serve.
 
-A resource reader returns ``str`` (text), ``bytes`` (base64 blob), a ``ResourceContents``, a list of them, or a
-whole ``ReadResourceResult``. Templates use the ``{var}`` form of RFC 6570 (level 1): each variable matches
-one path segment, and the reader receives the variables as keyword arguments converted to its type hints
-(``"123"`` becomes ``123`` for an ``int`` parameter), so a bad value is an invalid-params error, not a crash.
+A resource reader returns ``str`` (text), ``bytes`` (base64 blob), a ``ResourceContents``, a list of them, a
+whole ``ReadResourceResult``, or data (a dict, list, pydantic model, dataclass or struct), which is served as
+JSON text indented by two spaces, as the official SDK serves it. Anything else (a number, ``None``) is taken
+for a bug in the reader: an internal error.
+
+Templates use the ``{var}`` form of RFC 6570 (level 1): each variable matches one path segment, and the reader
+receives the variables as keyword arguments converted to its type hints (``"123"`` becomes ``123`` for an
+``int`` parameter), so a bad value is an invalid-params error, not a crash.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable
@@ -144,6 +149,23 @@ def to_read_result(uri: str, mime_type: str | None, value: Any) -> ReadResourceR
     elif isinstance(value, bytes | bytearray | memoryview):
         blob = base64.b64encode(bytes(value)).decode("ascii")
         contents = [ResourceContents(uri=uri, mime_type=mime, blob=blob)]
+    elif _is_data(value):
+        text = msgspec.json.format(msgspec.json.encode(value, enc_hook=_jsonable), indent=2).decode()
+        contents = [ResourceContents(uri=uri, mime_type=mime, text=text)]
     else:
-        raise TypeError(f"a resource reader returned {type(value).__name__}; expected str, bytes or contents")
+        raise TypeError(f"a resource reader returned {type(value).__name__}; expected str, bytes, contents or data")
     return ReadResourceResult(contents=contents)
+
+
+def _is_data(value: Any) -> bool:
+    return (
+        isinstance(value, dict | list | tuple | msgspec.Struct)
+        or callable(getattr(value, "model_dump", None))
+        or (dataclasses.is_dataclass(value) and not isinstance(value, type))
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """What msgspec cannot encode by itself: a pydantic model as its JSON data, anything else as ``str``."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else str(value)

@@ -545,13 +545,24 @@ class Server:
             async with open_runtime(self, self.config.runtime) as runtime:
                 yield runtime
 
-    def run(self, transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:
+    def run(
+        self,
+        transport: str = "stdio",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        path: str = "/mcp",
+        streamable_http_path: str | None = None,
+    ) -> None:
         """Serve until interrupted, as the official SDK's ``run`` does: ``"stdio"``, ``"streamable-http"`` (or
         ``"http"``) at ``http://host:port/path``, ``"tcp"``, or ``"websocket"`` (a non-standard transport).
+        ``streamable_http_path`` is the SDK's name for ``path``.
 
         Raises:
             ValueError: a transport name this server does not have.
         """
+        if streamable_http_path is not None:
+            path = streamable_http_path
         if transport == "stdio":
             trio.run(self.serve_stdio)
         elif transport in ("streamable-http", "http"):
