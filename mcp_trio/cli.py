@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import attrs
@@ -23,10 +23,11 @@ import trio
 from mcp_trio import __version__
 from mcp_trio.config import ConfigError, DaemonConfig, ServeSettings, load_config
 from mcp_trio.observability import Observer, serve_admin
+from mcp_trio.runtime.admission import descriptor_limit
 from mcp_trio.runtime.application import Runtime
 from mcp_trio.runtime.listeners import HttpListener, StdioListener, TcpListener, UnixListener, WebSocketListener
 from mcp_trio.server.server import Server
-from mcp_trio.transports.http import HttpConfig
+from mcp_trio.transports.http import DirectorySessionStore, HttpConfig
 from mcp_trio.workers import (
     REQUEST_STATE_KEY_ENV,
     WORKER_BUS_ENV,
@@ -34,6 +35,7 @@ from mcp_trio.workers import (
     WORKER_ID_ENV,
     WorkerBus,
     WorkerSettings,
+    connection_capacity,
     raise_file_limit,
     reserve_ports,
     serve_workers,
@@ -127,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the ports (SO_REUSEPORT), supervised by this one; 'auto': one per core",
     )
     serve.add_argument(
+        "--connections",
+        default=None,
+        type=_connections,
+        metavar="N",
+        help="connections the server must hold at once: exit 2 at start-up if the workers' capacity is short",
+    )
+    serve.add_argument(
         "--admin",
         type=_tcp_address,
         default=None,
@@ -153,11 +162,39 @@ def build_parser() -> argparse.ArgumentParser:
         soak.add_argument(f"--{name}", type=kind, default=None)
     soak.add_argument("--warmup", type=float, default=None)
     soak.add_argument("--cooldown", type=float, default=None)
+    soak.add_argument(
+        "--bomb-rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="bomb: calls/s per session while bombing, open loop, at most --depth unanswered (default: closed loop)",
+    )
     soak.add_argument("--processes", type=int, default=1, help="load-generator processes (default 1)")
     soak.add_argument("--workers", type=int, default=1, help="our server's --workers")
     soak.add_argument("--era", choices=["auto", "modern", "legacy"], default="auto")
     soak.add_argument("--sla", default="", help="gates, e.g. p95=150ms,p99=300ms,errors=0.1%%,rss_growth=25%%")
     soak.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
+    soak.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML report with charts")
+    soak.add_argument("--png", default=None, metavar="DIR", help="write PNG charts here (needs matplotlib)")
+    soak.add_argument(
+        "--progress",
+        default="auto",
+        choices=["auto", "rich", "plain", "none"],
+        help="live table (rich), a line per second (plain), or nothing; auto: rich when stderr is a terminal",
+    )
+    soak.add_argument(
+        "--admin",
+        default=None,
+        metavar="URL",
+        help="the admin endpoint of a --target that is an mcp-trio server: its /health before and after the run",
+    )
+    soak.add_argument(
+        "--source-addresses",
+        type=int,
+        default=None,
+        metavar="N",
+        help="spread sessions over 127.0.0.1..N (a target on 127.0.0.1; default: 1 per 20,000 sessions)",
+    )
     config = commands.add_parser(
         "config",
         help="show the effective configuration, or check a config file",
@@ -169,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = actions.add_parser("check", help="validate a config file (exit 2 with the problem if it is bad)")
     check.add_argument("file", metavar="FILE")
     return parser
+
+
+def _connections(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of connections (at least 1), got {value!r}")
+    return int(value)
 
 
 def _workers(value: str) -> int:
@@ -212,6 +255,25 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
     """Run the server's supervision tree with one listener per transport asked for."""
     worker = args.worker_channel is not None  # one of several: SO_REUSEPORT, and the parent announces
     say = _quiet if worker else _say
+    # Signals are caught from here on (queued until their tasks read them): one sent as soon as a listener is
+    # announced must not meet the default action, which kills the process.
+    with (
+        trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as stops,
+        trio.open_signal_receiver(signal.SIGUSR1) as reports,
+        trio.open_signal_receiver(signal.SIGHUP) as reloads,
+    ):
+        await _serve_with_signals(server, args, say, stops, reports, reloads)
+
+
+async def _serve_with_signals(
+    server: Server,
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+    stops: AsyncIterator[int],
+    reports: AsyncIterator[int],
+    reloads: AsyncIterator[int],
+) -> None:
+    worker = args.worker_channel is not None
     async with server.open_runtime() as runtime:
         for host, port in args.tcp:
             bound = await runtime.add_listener(TcpListener(host, port, reuse_port=worker))
@@ -249,10 +311,10 @@ async def _serve(server: Server, args: argparse.Namespace) -> None:
                     admin = await nursery.start(functools.partial(serve_admin, observer, *args.admin, token=token))
                     say(f"mcp-trio: admin on http://{_show(admin[0])}:{admin[1]} (/health, /ready, /metrics)")
                 observer.serving = True
-                nursery.start_soon(_report_on_signal, runtime)
-                nursery.start_soon(_stop_on_signal, nursery.cancel_scope, runtime)
-                if not worker:  # a worker is replaced on its parent's SIGHUP instead
-                    nursery.start_soon(_reload_on_signal, runtime, server, args)
+                nursery.start_soon(_report_on_signal, runtime, reports)
+                nursery.start_soon(_stop_on_signal, nursery.cancel_scope, runtime, stops)
+                if not worker:  # a worker is replaced on its parent's SIGHUP instead (and ignores its own)
+                    nursery.start_soon(_reload_on_signal, runtime, server, args, reloads)
                 if worker:
                     bus_fd = os.environ.get(WORKER_BUS_ENV)
                     bus = WorkerBus(args.worker_channel, int(bus_fd) if bus_fd and bus_fd.isdigit() else None)
@@ -277,7 +339,12 @@ def _worker_http_config(index: int, base: HttpConfig | None) -> HttpConfig | Non
         return None
     socket_dir = os.path.join(directory, str(index))
     os.makedirs(socket_dir, exist_ok=True)
-    return attrs.evolve(base or HttpConfig(), worker_id=worker_id, worker_socket_dir=socket_dir)
+    config = base or HttpConfig()
+    # The workers share their sessions' state on disk: a replaced worker's legacy sessions carry on.
+    store = config.session_store or DirectorySessionStore(
+        os.path.join(directory, f"sessions-{index}"), ttl=config.session_idle_timeout
+    )
+    return attrs.evolve(config, worker_id=worker_id, worker_socket_dir=socket_dir, session_store=store)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -338,6 +405,25 @@ async def _serve_workers(args: argparse.Namespace) -> None:
             sock.close()
 
 
+def _check_capacity(args: argparse.Namespace, server: Server, daemon: DaemonConfig) -> None:
+    """Start-up: raise the open-file limit to the hard limit, then compare ``[serve] connections`` (if set) with
+    the capacity (``mcp_trio.workers.connection_capacity``); print it, or exit 2 naming the workers needed."""
+    raise_file_limit()
+    file_limit = descriptor_limit()  # the soft limit now (an unlimited one counts as 2**20, as admission does)
+    runtime = attrs.evolve(server.config.runtime, **_set_in(daemon, "runtime"))  # as _configure makes it
+    capacity = connection_capacity(args.workers, file_limit, runtime)
+    if args.connections is None:
+        return
+    problem = capacity.shortfall(args.connections)
+    if problem is not None:
+        print(f"mcp-trio: error: {problem}", file=sys.stderr)
+        sys.exit(2)
+    _say(
+        f"mcp-trio: capacity {capacity.workers} x {capacity.per_worker:,} = {capacity.total:,} connections "
+        f"(target {args.connections:,})"
+    )
+
+
 def _health(url: str, *, as_json: bool) -> int:
     """``mcp-trio health``: 0 when the server answers 200 (healthy), 1 when it answers otherwise, 2 if unreachable."""
     import json
@@ -361,27 +447,15 @@ def _health(url: str, *, as_json: bool) -> int:
         return 2
     if as_json:
         print(json.dumps(document, indent=2))
+    elif not isinstance(document, dict):
+        print(f"mcp-trio: error: {url} answered {status} with JSON that is not a health document", file=sys.stderr)
+        return 2
     else:
-        rows = [
-            ("status", document.get("status")),
-            ("problems", ", ".join(document.get("problems") or []) or "-"),
-            ("ready", document.get("ready")),
-            ("uptime (s)", document.get("uptime_seconds")),
-            ("connections", document.get("connections")),
-            ("legacy sessions", document.get("legacy_sessions")),
-            ("in flight", document.get("in_flight")),
-            ("listen streams", document.get("listen_streams")),
-            ("refusals", (document.get("admission") or {}).get("refusals") or "-"),
-            ("RSS (MiB)", round(((document.get("memory") or {}).get("rss_bytes") or 0) / 2**20, 1)),
-            ("memory growth (MB/h)", (document.get("memory") or {}).get("growth_mb_per_hour")),
-            (
-                "GC pause max / p99 (ms)",
-                "{max_ms} / {p99_ms}".format(**(document.get("gc") or {"max_ms": "-", "p99_ms": "-"})),
-            ),
-        ]
-        width = max(len(name) for name, _ in rows)
-        for name, value in rows:
-            print(f"{name:<{width}}  {value}")
+        from rich.console import Console
+
+        from mcp_trio.observability.health_table import render_health
+
+        Console().print(render_health(document))  # colours on a terminal, plain text in a pipe
     return 0 if status == 200 else 1
 
 
@@ -407,7 +481,7 @@ def _exit_if_stuck(seconds: float) -> None:
     timer.start()
 
 
-async def _stop_on_signal(scope: trio.CancelScope, runtime: Runtime) -> None:
+async def _stop_on_signal(scope: trio.CancelScope, runtime: Runtime, signals: AsyncIterator[int]) -> None:
     """SIGINT or SIGTERM drains, then stops the server in order (the tree stops listeners first, then
     connections); a second signal stops it at once.
 
@@ -416,28 +490,29 @@ async def _stop_on_signal(scope: trio.CancelScope, runtime: Runtime) -> None:
     ``KeyboardInterrupt``: that is raised in whatever task runs when the signal lands, which may be a handler,
     so the shutdown would start from a random place.
     """
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for received in signals:
-            name, in_flight = signal.Signals(received).name, runtime.admission.in_flight
-            log.info("stopping (%s): draining %d requests in flight", name, in_flight)
-            async with trio.open_nursery() as nursery:
+    async for received in signals:
+        name, in_flight = signal.Signals(received).name, runtime.admission.in_flight
+        log.info("stopping (%s): draining %d requests in flight", name, in_flight)
+        async with trio.open_nursery() as nursery:
 
-                async def second_signal() -> None:
-                    async for again in signals:
-                        log.warning("stopping now (%s during the drain)", signal.Signals(again).name)
-                        nursery.cancel_scope.cancel()
-                        return
+            async def second_signal() -> None:
+                async for again in signals:
+                    log.warning("stopping now (%s during the drain)", signal.Signals(again).name)
+                    nursery.cancel_scope.cancel()
+                    return
 
-                nursery.start_soon(second_signal)
-                finished = await runtime.drain(runtime.config.drain_timeout)
-                if not finished:
-                    log.warning("drain deadline passed with %d requests in flight", runtime.admission.in_flight)
-                nursery.cancel_scope.cancel()
-            scope.cancel()
-            return
+            nursery.start_soon(second_signal)
+            finished = await runtime.drain(runtime.config.drain_timeout)
+            if not finished:
+                log.warning("drain deadline passed with %d requests in flight", runtime.admission.in_flight)
+            nursery.cancel_scope.cancel()
+        scope.cancel()
+        return
 
 
-async def _reload_on_signal(runtime: Runtime, server: Server, args: argparse.Namespace) -> None:
+async def _reload_on_signal(
+    runtime: Runtime, server: Server, args: argparse.Namespace, signals: AsyncIterator[int]
+) -> None:
     """SIGHUP: read the configuration again (file and environment) and adopt what can change live.
 
     ``[runtime]`` limits in ``Admission.LIVE_KEYS`` change at once; ``[server]`` limits apply to connections and
@@ -445,30 +520,27 @@ async def _reload_on_signal(runtime: Runtime, server: Server, args: argparse.Nam
     is logged as needing a restart. A configuration that is now invalid is refused whole, and the server keeps
     the one it has.
     """
-    with trio.open_signal_receiver(signal.SIGHUP) as signals:
-        async for _ in signals:
-            try:
-                fresh = load_config(args.config, os.environ, args.flags)
-            except ConfigError as error:
-                log.error("configuration not reloaded: %s", error)
-                continue
-            old: DaemonConfig = args.daemon
-            live, later = runtime.reconfigure(attrs.evolve(runtime.config, **_set_in(fresh, "runtime")))
-            server_values = _set_in(fresh, "server")
-            changed_server = [key for key, value in server_values.items() if getattr(server.config, key) != value]
-            if changed_server:
-                server.config = attrs.evolve(server.config, **{key: server_values[key] for key in changed_server})
-            restart = [f"runtime.{key}" for key in later]
-            restart += [
-                f"[{name}]" for name in ("serve", "http", "websocket") if fresh.section(name) != old.section(name)
-            ]
-            args.daemon = fresh
-            log.info(
-                "configuration reloaded: live now %s; for new connections %s; after a restart only %s",
-                ", ".join(f"runtime.{key}" for key in live) or "nothing",
-                ", ".join(f"server.{key}" for key in changed_server) or "nothing",
-                ", ".join(restart) or "nothing",
-            )
+    async for _ in signals:
+        try:
+            fresh = load_config(args.config, os.environ, args.flags)
+        except ConfigError as error:
+            log.error("configuration not reloaded: %s", error)
+            continue
+        old: DaemonConfig = args.daemon
+        live, later = runtime.reconfigure(attrs.evolve(runtime.config, **_set_in(fresh, "runtime")))
+        server_values = _set_in(fresh, "server")
+        changed_server = [key for key, value in server_values.items() if getattr(server.config, key) != value]
+        if changed_server:
+            server.config = attrs.evolve(server.config, **{key: server_values[key] for key in changed_server})
+        restart = [f"runtime.{key}" for key in later]
+        restart += [f"[{name}]" for name in ("serve", "http", "websocket") if fresh.section(name) != old.section(name)]
+        args.daemon = fresh
+        log.info(
+            "configuration reloaded: live now %s; for new connections %s; after a restart only %s",
+            ", ".join(f"runtime.{key}" for key in live) or "nothing",
+            ", ".join(f"server.{key}" for key in changed_server) or "nothing",
+            ", ".join(restart) or "nothing",
+        )
 
 
 def _set_in(daemon: DaemonConfig, section: str) -> dict[str, Any]:
@@ -480,11 +552,10 @@ def _set_in(daemon: DaemonConfig, section: str) -> dict[str, Any]:
     }
 
 
-async def _report_on_signal(runtime: Runtime) -> None:
+async def _report_on_signal(runtime: Runtime, signals: AsyncIterator[int]) -> None:
     """``kill -USR1 <pid>`` prints the live supervision tree and per-shard counts on stderr."""
-    with trio.open_signal_receiver(signal.SIGUSR1) as signals:
-        async for _ in signals:
-            print(runtime.report(), file=sys.stderr, flush=True)
+    async for _ in signals:
+        print(runtime.report(), file=sys.stderr, flush=True)
 
 
 def _show(host: str) -> str:
@@ -522,10 +593,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.stdio or args.unix or not (args.tcp or args.http or args.ws):
             parser.error("--workers N (N > 1) serves --tcp and --http only: stdio and Unix sockets are one process's")
         try:
-            load_server(args.target)  # a bad target is reported here once, not by every worker
+            served = load_server(args.target)  # a bad target is reported here once, not by every worker
         except CliError as exc:
             parser.error(str(exc))
-        raise_file_limit()
+        _check_capacity(args, served, daemon)
         try:
             trio.run(_serve_workers, args)
         except* KeyboardInterrupt:
@@ -542,6 +613,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CliError as exc:
         parser.error(str(exc))
     _configure(server, daemon)
+    if args.worker_channel is None:  # a worker's parent checked the capacity of them all
+        _check_capacity(args, server, daemon)
     shared_key = os.environ.get(REQUEST_STATE_KEY_ENV) if args.worker_channel is not None else None
     if shared_key:
         server.set_request_state_key(bytes.fromhex(shared_key))  # the parent's, shared by every worker
@@ -560,8 +633,13 @@ def _soak_command(args: argparse.Namespace) -> int:
     """``mcp-trio soak``: 0 when every gate holds and every call got exactly one answer, 1 otherwise, 2 on bad
     arguments."""
     import json
+    from pathlib import Path
 
     from soak import SCENARIOS, compare_reports, parse_sla, run_soak
+    from soak.html_report import render_html
+    from soak.png import MatplotlibMissing, require_matplotlib, write_pngs
+    from soak.progress import make_progress
+    from soak.runner import normalise_admin
 
     if args.scenario == "compare":
         try:
@@ -579,6 +657,16 @@ def _soak_command(args: argparse.Namespace) -> int:
         return 0
     try:
         gates = parse_sla(args.sla)
+        admin = normalise_admin(args.admin) if args.admin is not None else None
+        if admin is not None and args.target is None:
+            raise ValueError("--admin is for a --target that is an mcp-trio server (ours, started here, has one)")
+        for flag, path in (("--report", args.report), ("--html", args.html)):
+            if path is not None and (os.path.isdir(path) or not os.path.isdir(os.path.dirname(path) or ".")):
+                raise ValueError(f"{flag} {path}: not a file in an existing directory")
+        if args.png is not None:
+            if os.path.exists(args.png) and not os.path.isdir(args.png):
+                raise ValueError(f"--png {args.png}: not a directory")
+            require_matplotlib()  # before the run, not after it
         scenario = SCENARIOS[args.scenario].with_overrides(
             sessions=args.sessions,
             rate=args.rate,
@@ -587,7 +675,10 @@ def _soak_command(args: argparse.Namespace) -> int:
             depth=args.depth,
             warmup=args.warmup,
             cooldown=args.cooldown,
+            bomb_rate=args.bomb_rate,
         )
+        if scenario.bomb_rate < 0 or scenario.depth < 1:
+            raise ValueError("--bomb-rate must not be negative, and --depth must be at least 1")
         if scenario.sessions < 1 or scenario.duration <= 0 or (scenario.name != "idle" and scenario.rate <= 0):
             raise ValueError("sessions, duration and (except for idle) rate must be positive")
         report = trio.run(
@@ -601,10 +692,13 @@ def _soak_command(args: argparse.Namespace) -> int:
                 era=args.era,
                 sla=gates,
                 allow_remote=args.allow_remote,
+                admin=admin,
+                source_addresses=args.source_addresses,
+                progress=make_progress(args.progress, _say),
                 emit=_say,
             )
         )
-    except ValueError as error:
+    except (ValueError, MatplotlibMissing) as error:
         print(f"mcp-trio: error: {error}", file=sys.stderr)
         return 2
     totals = report.totals
@@ -619,11 +713,36 @@ def _soak_command(args: argparse.Namespace) -> int:
             else ""
         )
     )
+    if totals.get("session_errors") or totals.get("generators_failed"):
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in totals["session_errors"].items()) or "-"
+        print(f"  sessions that failed: {kinds}; generator processes that died: {totals['generators_failed']}")
+    bomb = totals.get("bomb")
+    if bomb is not None:
+        ratio = bomb["goodput_of_peak"]
+        growth = bomb["rss_growth"]
+        recovery = bomb["recovery_seconds"]
+        print(
+            f"  bombing: offered {bomb['offered_per_second']:,.0f}/s, answered ok {bomb['goodput_per_second']:,.0f}/s"
+            f" ({'-' if ratio is None else f'{ratio:.0%}'} of the best second, {bomb['peak_per_second']:,}/s), "
+            f"refused {bomb['refused_per_second']:,.0f}/s; accepted p50 {bomb['accepted_p50_ms']} ms, p99 "
+            f"{bomb['accepted_p99_ms']} ms (from the actual send: p50 {bomb.get('accepted_service_p50_ms')} ms, p99 "
+            f"{bomb.get('accepted_service_p99_ms')} ms); server RSS {'-' if growth is None else f'{growth:+.1%}'} over "
+            f"pre-bombing; latency back to warm-up's (p99 {bomb['warmup_p99_ms']} ms) after "
+            f"{'never' if recovery is None else f'{recovery:g} s'}"
+        )
     for gate in report.gates:
         print(f"  SLA {gate['gate']}: {gate['value']:.4g} {'ok' if gate['ok'] else 'BREACHED'}")
+    document = report.as_dict()
     if args.report is not None:
         with open(args.report, "w", encoding="utf-8") as handle:
-            json.dump(report.as_dict(), handle, indent=2)
+            json.dump(document, handle, indent=2)
+    if args.html is not None:
+        with open(args.html, "w", encoding="utf-8") as handle:
+            handle.write(render_html(document))
+        _say(f"soak: HTML report in {args.html}")
+    if args.png is not None:
+        written = write_pngs(document, Path(args.png))
+        _say(f"soak: {len(written)} PNG charts in {args.png}")
     return 0 if report.passed else 1
 
 
@@ -657,6 +776,8 @@ def _flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         given["stdio"] = True
     if args.workers is not None:
         given["workers"] = args.workers
+    if args.connections is not None:
+        given["connections"] = args.connections
     if args.admin is not None:
         given["admin"] = f"{_show(args.admin[0])}:{args.admin[1]}"
     if args.log_level is not None:
@@ -679,6 +800,7 @@ def _adopt(args: argparse.Namespace, serve: ServeSettings) -> None:
     args.unix = list(serve.unix)
     args.stdio = serve.stdio
     args.workers = serve.workers
+    args.connections = serve.connections
     args.log_level = serve.log_level
     args.log_format = serve.log_format
     args.target = serve.target

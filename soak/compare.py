@@ -23,6 +23,13 @@ _ROWS: Final = (
     ("p99 (ms)", ("totals", "p99_ms"), "{:.2f}"),
     ("max (ms)", ("totals", "max_ms"), "{:.2f}"),
     ("server RSS growth", ("server", "rss_growth"), "{:.1%}"),
+    ("sessions failed to open", ("totals", "sessions_failed_to_open"), "{:,}"),
+    ("bombing: offered (/s)", ("totals", "bomb", "offered_per_second"), "{:,.0f}"),
+    ("bombing: answered ok (/s)", ("totals", "bomb", "goodput_per_second"), "{:,.0f}"),
+    ("bombing: ok / best second", ("totals", "bomb", "goodput_of_peak"), "{:.1%}"),
+    ("bombing: accepted p99 (ms)", ("totals", "bomb", "accepted_p99_ms"), "{:.2f}"),
+    ("bombing: RSS growth", ("totals", "bomb", "rss_growth"), "{:.1%}"),
+    ("recovery (s)", ("totals", "bomb", "recovery_seconds"), "{:g}"),
     ("SLA passed", ("passed",), "{}"),
 )
 

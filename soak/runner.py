@@ -1,5 +1,13 @@
 """Run a scenario: start the target (our server unless one is given), the generator processes, merge their
-per-second figures, sample the server's memory and CPU, print progress, apply SLA gates, write the report."""
+per-second figures, sample the server's memory and CPU, show progress, apply SLA gates, build the report.
+
+When the server is ours (started here, or an mcp-trio server whose admin endpoint is given), its ``/health``
+document is read before and after the run: whether its connections, sessions and requests returned to their
+baseline, and its memory profiler's and collector's figures (``server_memory`` in the report).
+
+Each (source address, server address, server port) has only ~28K ephemeral ports: for more sessions than that to
+a server on 127.0.0.1, the generators spread theirs over 127.0.0.1, 127.0.0.2, ... (``source_addresses``).
+"""
 
 from __future__ import annotations
 
@@ -17,14 +25,19 @@ import attrs
 import trio
 from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
+from soak.progress import Progress, Tick
 from soak.scenarios import Scenario, SlaGate
 
-__all__ = ["SoakReport", "run_soak", "LOOPBACK"]
+__all__ = ["SoakReport", "run_soak", "LOOPBACK", "default_source_addresses", "SESSIONS_PER_SOURCE"]
 
 LOOPBACK: Final = ("127.", "localhost", "::1", "[::1]")
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE")
 _TICKS: Final = os.sysconf("SC_CLK_TCK")
 _START_DELAY: Final = 1.0  # seconds between launching the generators and the common start
+#: Sessions one source address carries at most by default (of its ~28K ephemeral ports per destination).
+SESSIONS_PER_SOURCE: Final = 20_000
+_MAX_SOURCES: Final = 254  # 127.0.0.1 .. 127.0.0.254
+_BINDABLE: Final = ("tcp", "http", "https", "ws", "wss")
 
 
 @attrs.define
@@ -37,12 +50,18 @@ class SoakReport:
     totals: dict[str, Any] = attrs.field(factory=dict)
     server: dict[str, Any] = attrs.field(factory=dict)
     gates: list[dict[str, Any]] = attrs.field(factory=list)
+    #: How the load was made: generator processes, our server's workers, the era, source addresses, when.
+    run: dict[str, Any] = attrs.field(factory=dict)
+    #: Our server's ``/health`` figures (memory profiler, collector, refusals) at the start and the end; ``None``
+    #: when the server is not ours.
+    server_memory: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
         return (
             all(gate["ok"] for gate in self.gates)
             and self.totals.get("exactly_one_answer", False)
+            and not self.totals.get("generators_failed")
             and self.totals.get("returned_to_baseline", True)  # known only when the server is ours
         )
 
@@ -95,8 +114,13 @@ async def _start_ours(workers: int, emit: Callable[[str], None]) -> tuple[trio.P
     return process, address, pids, admin
 
 
+def _admin_token_headers() -> dict[str, str]:
+    token = os.environ.get("MCP_TRIO_ADMIN_TOKEN")
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
 async def _health(admin: str | None) -> dict[str, Any] | None:
-    """Our server's ``/health`` document (its counts), or ``None`` without an admin endpoint."""
+    """Our server's ``/health`` document (its counts), or ``None`` without an admin endpoint or an answer."""
     if admin is None:
         return None
 
@@ -104,16 +128,80 @@ async def _health(admin: str | None) -> dict[str, Any] | None:
         import urllib.error
         import urllib.request
 
+        request = urllib.request.Request(f"{admin}/health", headers=_admin_token_headers())
         try:
-            with urllib.request.urlopen(f"{admin}/health", timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10) as response:
                 document: dict[str, Any] = json.loads(response.read())
         except urllib.error.HTTPError as error:  # 503 while degraded still carries the document
-            document = json.loads(error.read())
+            try:
+                document = json.loads(error.read())
+            except ValueError:
+                return None
         except (OSError, ValueError):
             return None
-        return document
+        return document if isinstance(document, dict) else None
 
     return await trio.to_thread.run_sync(fetch)
+
+
+def _memory_snapshot(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What of a ``/health`` document the report keeps: the memory profiler (RSS, heap blocks, growth, bytes per
+    connection, leak suspicion), the collector's pauses, refusals so far, and each worker's summary."""
+    if document is None:
+        return None
+    keep = ("status", "problems", "uptime_seconds", "connections", "legacy_sessions", "in_flight", "memory", "gc")
+    snapshot = {key: document.get(key) for key in keep}
+    snapshot["refusals"] = (document.get("admission") or {}).get("refusals")
+    if "workers" in document:
+        snapshot["workers"] = document["workers"]
+    snapshot["taken_at"] = round(time.time(), 3)
+    return snapshot
+
+
+def normalise_admin(text: str) -> str:
+    """``http://host:port`` from ``host:port`` or a URL (a trailing ``/health`` or ``/`` is dropped).
+
+    Raises:
+        ValueError: neither shape.
+    """
+    url = text if "://" in text else f"http://{text}"
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise ValueError(f"--admin {text!r}: expected http://HOST:PORT (the admin endpoint of mcp-trio serve)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def default_source_addresses(sessions: int, target: str | None) -> int:
+    """Enough 127.0.0.x source addresses that none carries more than ``SESSIONS_PER_SOURCE`` sessions, when the
+    target is a network URL on 127.0.0.1 (ours is); 1 (no binding) otherwise."""
+    if target is not None and not _on_127_0_0_1(target):
+        return 1
+    return max(1, min(_MAX_SOURCES, -(-sessions // SESSIONS_PER_SOURCE)))
+
+
+def _on_127_0_0_1(target: str) -> bool:
+    parts = urlsplit(target)
+    return parts.scheme in _BINDABLE and parts.hostname == "127.0.0.1"
+
+
+def _sources(count: int, target: str | None) -> list[str]:
+    """The source addresses for ``count`` (1: none, the kernel's choice).
+
+    Raises:
+        ValueError: more than one for a target that is not a tcp/http/ws URL on 127.0.0.1, or out of range.
+    """
+    if not 1 <= count <= _MAX_SOURCES:
+        raise ValueError(f"--source-addresses must be between 1 and {_MAX_SOURCES}, not {count}")
+    if count > 1 and target is not None and not _on_127_0_0_1(target):
+        raise ValueError(
+            "--source-addresses above 1 needs a tcp://, http(s):// or ws(s):// target on 127.0.0.1 "
+            f"(the sessions are spread over 127.0.0.x), not {target}"
+        )
+    return [f"127.0.0.{i}" for i in range(1, count + 1)] if count > 1 else []
 
 
 async def run_soak(
@@ -126,30 +214,59 @@ async def run_soak(
     era: str = "auto",
     sla: list[SlaGate] | None = None,
     allow_remote: bool = False,
+    admin: str | None = None,
+    source_addresses: int | None = None,
+    progress: Progress | None = None,
     emit: Callable[[str], None] = print,
 ) -> SoakReport:
     """Run ``scenario`` and return its report (see the module docstring).
 
+    Args:
+        admin: the admin endpoint (``http://host:port``) of a target that is an mcp-trio server: its ``/health``
+            is read before and after (ours, started here, always has one).
+        source_addresses: how many 127.0.0.x addresses the sessions come from (``None``:
+            ``default_source_addresses``; 1: no binding).
+        progress: shown once a second (``soak.progress``); ``None`` shows nothing.
+
     Raises:
-        ValueError: a target that is not on this machine without ``allow_remote``.
+        ValueError: a target that is not on this machine without ``allow_remote``; source addresses that cannot
+            apply; an ``admin`` endpoint that does not answer.
     """
     if target is not None and not allow_remote and not _loopback(target):
         raise ValueError(f"{target} is not a loopback target: pass --allow-remote to load another machine")
+    count = source_addresses if source_addresses is not None else default_source_addresses(scenario.sessions, target)
+    sources = _sources(count, target)
+    before: dict[str, Any] | None = None
+    if admin is not None:
+        before = await _health(admin)
+        if before is None:
+            raise ValueError(f"no health document at {admin}/health: is it an mcp-trio admin endpoint?")
     async with trio.open_nursery() as nursery:
         server: trio.Process | None = None
-        admin: str | None = None
         pids = list(target_pids or [])
         if target is None:
             server, target, pids, admin = await _start_ours(workers, emit)
         report = SoakReport(attrs.asdict(scenario), target)
+        report.run = {
+            "processes": max(1, min(processes, scenario.sessions)),
+            "workers": workers if server is not None else None,
+            "era": era,
+            "source_addresses": sources or None,
+            "admin": admin,
+            "started": round(time.time(), 3),
+        }
         try:
-            before = await _health(admin)
-            await _run(scenario, target, pids, processes, era, report, emit)
+            if before is None:
+                before = await _health(admin)
+            start_memory = _memory_snapshot(before)
+            await _run(scenario, target, pids, processes, era, sources, report, progress)
             if before is not None:
                 await trio.sleep(1.0)  # the last sessions' connections finish closing
                 after = await _health(admin)
                 _baseline(report, before, after)
+                report.server_memory = {"start": start_memory, "end": _memory_snapshot(after)}
         finally:
+            report.run["finished"] = round(time.time(), 3)
             if server is not None:
                 server.terminate()
                 with trio.move_on_after(10):
@@ -161,14 +278,26 @@ async def run_soak(
     return report
 
 
+def _fresh_slot() -> dict[str, Any]:
+    return {
+        "sent": 0, "ok": 0, "late": 0, "unsent": 0, "errors": {}, "open": 0, "open_failed": 0, "lost": 0, "hist": None,
+        "shist": None,
+    }  # fmt: skip
+
+
+def _refused(errors: dict[str, int]) -> int:
+    return sum(count for kind, count in errors.items() if kind.startswith("refused:"))
+
+
 async def _run(
     scenario: Scenario,
     target: str,
     pids: list[int],
     processes: int,
     era: str,
+    sources: list[str],
     report: SoakReport,
-    emit: Callable[[str], None],
+    progress: Progress | None,
 ) -> None:
     processes = max(1, min(processes, scenario.sessions))
     start_at = time.time() + _START_DELAY + 0.5 * processes
@@ -177,13 +306,16 @@ async def _run(
     ]
     per_second: dict[int, dict[str, Any]] = {}
     total = HdrHistogram(1, 120_000_000, 3)
+    service = HdrHistogram(1, 120_000_000, 3)  # from each call's actual send (the generators' lag left out)
     finals: list[dict[str, Any]] = []
+    session_errors: dict[str, int] = {}  # sessions that failed to open or were lost, by kind
+    failed_generators: list[int] = []  # exit statuses of generator processes that did not finish cleanly
     baseline = [_read_proc(pid) for pid in pids]
     rss_start = sum(b[0] for b in baseline if b is not None)
 
-    async def generator(share: int) -> None:
+    async def generator(share: int, first_index: int) -> None:
         config = {**attrs.asdict(scenario), "scenario": scenario.name, "sessions": share, "target": target}
-        config.update(start_at=start_at, era=era)
+        config.update(start_at=start_at, era=era, source_addresses=sources, first_index=first_index)
         process = await trio.lowlevel.open_process(
             [sys.executable, "-m", "soak.generator", json.dumps(config)], stdout=subprocess.PIPE
         )
@@ -197,59 +329,109 @@ async def _run(
                 if record.get("final"):
                     finals.append(record)
                     total.decode_and_add(record["total_hist"])
+                    if "total_shist" in record:
+                        service.decode_and_add(record["total_shist"])
                 second = record.get("second")
                 if second is None:
                     continue
-                slot = per_second.setdefault(
-                    second, {"sent": 0, "ok": 0, "late": 0, "errors": {}, "hist": HdrHistogram(1, 120_000_000, 3)}
-                )
-                for key in ("sent", "ok", "late"):
-                    slot[key] += record[key]
+                slot = per_second.setdefault(second, _fresh_slot())
+                for key in ("sent", "ok", "late", "unsent", "open", "open_failed", "lost"):
+                    slot[key] += record.get(key, 0)
                 for kind, count in record["errors"].items():
                     slot["errors"][kind] = slot["errors"].get(kind, 0) + count
+                for kind, count in record.get("session_errors", {}).items():
+                    session_errors[kind] = session_errors.get(kind, 0) + count
                 if slot.get("hist") is None:  # the sampler reached this second first
                     slot["hist"] = HdrHistogram(1, 120_000_000, 3)
                 slot["hist"].decode_and_add(record["hist"])
+                if "shist" in record:
+                    if slot.get("shist") is None:
+                        slot["shist"] = HdrHistogram(1, 120_000_000, 3)
+                    slot["shist"].decode_and_add(record["shist"])
         await process.wait()
+        if process.returncode != 0:  # its sessions' figures stop where it died: the run cannot pass
+            failed_generators.append(process.returncode or -1)
 
-    async def sample(until: float) -> None:
+    def view(second: int, slot: dict[str, Any]) -> Tick:
+        hist = slot.get("hist")
+        figures = _percentiles(hist) if hist is not None else _percentiles(HdrHistogram(1, 120_000_000, 3))
+        errors = slot["errors"]
+        refused = _refused(errors)
+        done = [per_second[s] for s in range(1, second + 1) if s in per_second]
+        all_refused = sum(_refused(row["errors"]) for row in done)
+        return Tick(
+            scenario=scenario.name,
+            second=second,
+            of=scenario.total_seconds,
+            sessions=slot["open"],
+            sent=slot["sent"],
+            ok=slot["ok"],
+            refused=refused,
+            failed=sum(errors.values()) - refused,
+            late=slot["late"],
+            p50_ms=figures["p50_ms"],
+            p95_ms=figures["p95_ms"],
+            p99_ms=figures["p99_ms"],
+            rss=slot.get("rss"),
+            cpu=slot.get("cpu"),
+            total_sent=sum(row["sent"] for row in done),
+            total_failed=sum(sum(row["errors"].values()) for row in done) - all_refused,
+            total_refused=all_refused,
+            sessions_failed=sum(row["open_failed"] + row["lost"] for row in done),
+        )
+
+    shown = 0
+
+    async def tick() -> None:
+        """Each second: sample the server, then show the second before (the generators report a second when it
+        ends, so the one before is complete)."""
+        nonlocal shown
         previous = {pid: _read_proc(pid) for pid in pids}
         second = 0
-        while time.time() < until:
+        while True:
             second += 1
             await trio.sleep(max(0.0, start_at + second - time.time()))
-            rss, cpu = 0, 0.0
-            for pid in pids:
-                now = _read_proc(pid)
-                before = previous.get(pid)
-                if now is not None:
-                    rss += now[0]
-                    cpu += now[1] - (before[1] if before is not None else now[1])
-                    previous[pid] = now
-            slot = per_second.setdefault(second, {"sent": 0, "ok": 0, "late": 0, "errors": {}, "hist": None})
-            slot["rss"], slot["cpu"] = rss, round(cpu, 3)
-            if second < 2:
-                continue
-            second -= 1  # the generators report a second when it ends: show the one before, complete
-            slot = per_second.get(second, slot)
-            second += 1
-            hist = slot.get("hist")
-            p99 = hist.get_value_at_percentile(99) / 1000 if hist is not None and hist.get_total_count() else 0
-            emit(
-                f"soak {scenario.name} {second - 1:>4}s: sent {slot['sent']:>6}/s ok {slot['ok']:>6} "
-                f"errors {sum(slot['errors'].values()):>5} p99 {p99:8.1f} ms RSS {rss / 2**20:7.1f} MiB"
-            )
+            slot = per_second.setdefault(second, _fresh_slot())
+            if pids:
+                rss, cpu = 0, 0.0
+                for pid in pids:
+                    now = _read_proc(pid)
+                    before = previous.get(pid)
+                    if now is not None:
+                        rss += now[0]
+                        cpu += now[1] - (before[1] if before is not None else now[1])
+                        previous[pid] = now
+                slot["rss"], slot["cpu"] = rss, round(cpu, 3)
+            if second >= 2 and progress is not None:
+                progress.update(view(second - 1, per_second[second - 1]))
+                shown = second - 1
 
-    async with trio.open_nursery() as nursery:
-        if pids:
-            nursery.start_soon(sample, start_at + scenario.total_seconds + 1)
-        async with trio.open_nursery() as generators:
-            for share in shares:
-                generators.start_soon(generator, share)
-        nursery.cancel_scope.cancel()
-    ended = [_read_proc(pid) for pid in pids]
-    rss_end = sum(e[0] for e in ended if e is not None)
+    if progress is not None:
+        progress.start(scenario.name, target)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tick)
+            async with trio.open_nursery() as generators:
+                first = 0
+                for share in shares:
+                    generators.start_soon(generator, share, first)
+                    first += share
+            nursery.cancel_scope.cancel()
+        ended = [_read_proc(pid) for pid in pids]
+        rss_end = sum(e[0] for e in ended if e is not None)
+        if pids and per_second:  # the last second ended before its sample was due: it gets the final reading
+            per_second[max(per_second)].setdefault("rss", rss_end)
+        for second in range(shown + 1, max(per_second, default=0) + 1):  # the last ones, now complete
+            slot = per_second.get(second)
+            if progress is not None and slot is not None and slot.get("hist") is not None:
+                progress.update(view(second, slot))
+    finally:
+        if progress is not None:
+            progress.stop()
     _summarise(report, scenario, per_second, total, finals, rss_start, rss_end)
+    report.totals.update({f"service_{key}": value for key, value in _percentiles(service).items()})
+    report.totals["session_errors"] = session_errors
+    report.totals["generators_failed"] = len(failed_generators)
 
 
 def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
@@ -270,50 +452,114 @@ def _summarise(
     rss_end: int,
 ) -> None:
     errors: dict[str, int] = {}
-    sent = ok = late = 0
+    sent = ok = late = unsent = open_failed = lost = 0
+    reported = [second for second, slot in per_second.items() if slot.get("hist") is not None]
+    if scenario.name == "bomb":
+        report.totals["bomb"] = _bomb(scenario, per_second)
     for second in sorted(per_second):
         slot = per_second[second]
         hist = slot.pop("hist", None)
-        row = {"second": second, **slot}
-        if hist is not None:
+        service = slot.pop("shist", None)
+        if hist is None and second > max(reported, default=0):
+            continue  # sampled after the generators' last second: no calls to show
+        refused_now = _refused(slot["errors"])
+        row = {"second": second, **slot, "refused": refused_now, "failed": sum(slot["errors"].values()) - refused_now}
+        if hist is not None and hist.get_total_count():
             row.update(_percentiles(hist))
+        if service is not None and service.get_total_count():
+            row.update({f"service_{key}": value for key, value in _percentiles(service).items()})
         report.seconds.append(row)
         sent += slot["sent"]
         ok += slot["ok"]
         late += slot["late"]
+        unsent += slot["unsent"]
+        open_failed += slot["open_failed"]
+        lost += slot["lost"]
         for kind, count in slot["errors"].items():
             errors[kind] = errors.get(kind, 0) + count
-    for final in finals:  # the last partial second of each generator
-        sent += final["sent"]
-        ok += final["ok"]
-        late += final["late"]
-        for kind, count in final["errors"].items():
-            errors[kind] = errors.get(kind, 0) + count
     answered = ok + sum(errors.values())
-    refused = sum(count for kind, count in errors.items() if kind.startswith("refused:"))
+    refused = _refused(errors)
     failed = sum(errors.values()) - refused
     opened = sum(int(final.get("opened", 0)) for final in finals)
     report.totals = {
+        **report.totals,
         "sent": sent,
         "ok": ok,
         "errors": errors,
         "refused": refused,
         "failed": failed,
         "late_sends": late,
+        "unsent": unsent,  # bomb with a rate: due while the window stayed full to the end
         "exactly_one_answer": answered == sent,
         "error_rate": round(failed / sent, 6) if sent else 0.0,
         "sessions_opened": opened,
+        "sessions_failed_to_open": open_failed,
+        "sessions_lost": lost,
         "pings_answered": sum(int(final.get("answered_pings", 0)) for final in finals),
         **_percentiles(total),
     }
     report.server = {
         "rss_start": rss_start,
         "rss_end": rss_end,
-        "rss_max": max((row.get("rss", 0) for row in report.seconds), default=0),
+        "rss_max": max((row.get("rss") or 0 for row in report.seconds), default=0),
         "rss_growth": round((rss_end - rss_start) / rss_start, 4) if rss_start else None,
     }
     if scenario.name == "idle" and opened:
         report.server["bytes_per_session"] = round((report.server["rss_max"] - rss_start) / opened)
+
+
+def _merged(slots: list[dict[str, Any]], key: str = "hist") -> HdrHistogram:
+    merged = HdrHistogram(1, 120_000_000, 3)
+    for slot in slots:
+        if slot.get(key) is not None:
+            merged.add(slot[key])
+    return merged
+
+
+def _bomb(scenario: Scenario, per_second: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The bombing phase's own figures (seed 002, test 3): offered and answered rates, goodput against the best
+    second, accepted latency, the server's memory against just before, and the recovery: whole seconds after
+    bombing until a second's p99 is back within 1.5x (or 2 ms) of the warm-up's."""
+    start, end = scenario.warmup, scenario.warmup + scenario.duration
+    seconds = sorted(per_second)
+    warm = [per_second[s] for s in seconds if 1 < s <= start] or [per_second[s] for s in seconds if s <= start]
+    bombing = [per_second[s] for s in seconds if start < s <= end]
+    cooling = [(s, per_second[s]) for s in seconds if s > end and per_second[s].get("hist") is not None]
+    warm_p99 = _percentiles(_merged(warm))["p99_ms"]
+    accepted = _percentiles(_merged(bombing))
+    served = _percentiles(_merged(bombing, "shist"))
+    length = max(1, len(bombing))
+    goodput = sum(slot["ok"] for slot in bombing) / length
+    peak = max((slot["ok"] for slot in per_second.values()), default=0)
+    refused = sum(_refused(slot["errors"]) for slot in bombing)
+    failed = sum(sum(slot["errors"].values()) for slot in bombing) - refused
+    before = per_second.get(int(start), {}).get("rss")
+    highest = max((slot.get("rss") or 0 for slot in bombing), default=0)
+    recovery = None
+    for second, slot in cooling:
+        p99 = _percentiles(slot["hist"])["p99_ms"]
+        if slot["hist"].get_total_count() and p99 <= max(1.5 * warm_p99, warm_p99 + 2.0):
+            recovery = round(second - end, 3)
+            break
+    return {
+        "warmup_p99_ms": warm_p99,
+        "offered_per_second": round(sum(slot["sent"] + slot["unsent"] for slot in bombing) / length, 1),
+        "sent_per_second": round(sum(slot["sent"] for slot in bombing) / length, 1),
+        "goodput_per_second": round(goodput, 1),
+        "peak_per_second": peak,
+        "goodput_of_peak": round(goodput / peak, 4) if peak else None,
+        "refused_per_second": round(refused / length, 1),
+        "failed": failed,
+        "accepted_p50_ms": accepted["p50_ms"],
+        "accepted_p99_ms": accepted["p99_ms"],
+        # From the actual send: what the server took, when the generators could not send on time.
+        "accepted_service_p50_ms": served["p50_ms"],
+        "accepted_service_p99_ms": served["p99_ms"],
+        "rss_before": before,
+        "rss_max": highest or None,
+        "rss_growth": round((highest - before) / before, 4) if before and highest else None,
+        "recovery_seconds": recovery,
+    }
 
 
 def _baseline(report: SoakReport, before: dict[str, Any], after: dict[str, Any] | None) -> None:

@@ -4,8 +4,10 @@
 * ``flood`` (seed 002, test 2): sessions ramp from 0 to ``sessions`` over ``ramp`` seconds while each sends
   ``rate`` calls/s, hold for ``duration``, then ramp down over ``ramp``.
 * ``bomb`` (seed 002, test 3): ``sessions`` sessions each keep ``depth`` calls in flight as fast as the server
-  answers (closed loop), after ``warmup`` seconds at ``rate`` and before ``cooldown`` seconds at ``rate`` again,
-  in which the time until latency is back to its warm-up level is the recovery.
+  answers (closed loop), or with ``bomb_rate`` send that many calls per second each with at most ``depth``
+  unanswered (open loop: the load does not shrink when the server slows), after ``warmup`` seconds at ``rate``
+  and before ``cooldown`` seconds at ``rate`` again, in which the time until latency is back to its warm-up
+  level is the recovery.
 * ``idle``: open ``sessions`` sessions, hold them ``duration`` seconds, then every one must answer a ping; the
   establishment rate and the server's memory per session are reported.
 * ``mix``: ``sessions`` sessions at ``rate`` each with a realistic mix (calls, a slow tool, resource reads,
@@ -29,7 +31,8 @@ class Scenario:
     rate: float = 0.0  # calls per second per session (open loop); 0: none
     duration: float = 60.0
     ramp: float = 0.0
-    depth: int = 1  # bomb: calls in flight per session
+    depth: int = 1  # bomb: calls in flight per session (with bomb_rate: at most this many unanswered)
+    bomb_rate: float = 0.0  # bomb: calls per second per session while bombing (open loop); 0: closed loop
     warmup: float = 0.0
     cooldown: float = 0.0
     tool: str = "echo"

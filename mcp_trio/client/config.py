@@ -48,6 +48,12 @@ class ClientConfig:
             many failed reconnections in a row end the standalone stream.
         standalone_stream: HTTP, legacy: open the GET stream for server messages outside any request (list
             changes, resource updates). Off, an idle session holds no connection and no task.
+        local_address: ``tcp://``, ``http(s)://`` and ``ws(s)://``: the local IP address every connection is
+            bound to (``None``: the kernel's choice). Each (source address, server address, server port) has only
+            ~28K ephemeral ports, so a load generator holding more sessions than that to one server spreads them
+            over several source addresses (``127.0.0.2``, ``127.0.0.3``... on loopback). The port is still picked
+            by the kernel at connect time (``IP_BIND_ADDRESS_NO_PORT``), per destination, so a bound address does
+            not use up its ports for every other destination. Other targets refuse it (``ValueError``).
     """
 
     era: Era = "auto"
@@ -66,6 +72,7 @@ class ClientConfig:
     max_head_bytes: int = 16384
     max_resumes: int = 3
     standalone_stream: bool = True
+    local_address: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.era not in ("auto", "modern", "legacy"):

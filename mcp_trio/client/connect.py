@@ -61,6 +61,8 @@ __all__ = ["open_client", "Target", "DEFAULT_CLIENT_INFO"]
 Target = str | Sequence[str] | trio.abc.Stream
 DEFAULT_CLIENT_INFO: Final = Implementation(name="mcp-trio", version="0.1.0")
 _connection_ids: Final = itertools.count(1)
+#: The targets a ``ClientConfig.local_address`` applies to (the others are no IP connection of ours).
+_BINDABLE: Final = ("tcp://", "http://", "https://", "ws://", "wss://")
 
 
 @asynccontextmanager
@@ -226,6 +228,8 @@ async def _open_framing(
         return
     if auth is not None:
         raise ValueError("auth applies to http:// and https:// targets only")
+    if config.local_address is not None and not (isinstance(target, str) and target.startswith(_BINDABLE)):
+        raise ValueError("a local_address applies to tcp://, http(s):// and ws(s):// targets only")
     process: trio.Process | None = None
     websocket: WebSocketFramer | None = None
     if isinstance(target, trio.abc.Stream):
@@ -234,17 +238,20 @@ async def _open_framing(
         from mcp_trio.transports.websocket import connect_websocket
 
         with trio.move_on_after(config.request_timeout or math.inf) as upgrading:
-            stream, websocket = await connect_websocket(
-                target,
-                list((headers or {}).items()),
-                max_message_size=config.max_message_size,
-                receive_size=config.receive_size,
-            )
+            if config.local_address is None:
+                stream, websocket = await connect_websocket(
+                    target,
+                    list((headers or {}).items()),
+                    max_message_size=config.max_message_size,
+                    receive_size=config.receive_size,
+                )
+            else:
+                stream, websocket = await _connect_websocket_from(target, list((headers or {}).items()), config)
         if upgrading.cancelled_caught:
             raise TimeoutError(f"the WebSocket upgrade at {target} took longer than {config.request_timeout:g}s")
     elif isinstance(target, str) and target.startswith("tcp://"):
         host, port = _host_port(target[len("tcp://") :])
-        stream = await trio.open_tcp_stream(host, port)
+        stream = await trio.open_tcp_stream(host, port, local_address=config.local_address)
     elif isinstance(target, str) and target.startswith("unix:"):
         stream = await trio.open_unix_socket(target[len("unix:") :].removeprefix("//"))
     else:
@@ -278,6 +285,40 @@ async def _open_framing(
         yield hang_up
     finally:
         await hang_up()
+
+
+async def _connect_websocket_from(
+    url: str, headers: list[tuple[str, str]], config: ClientConfig
+) -> tuple[trio.abc.Stream, WebSocketFramer]:
+    """``connect_websocket`` over a connection bound to ``config.local_address`` (that function, in the
+    transports layer, opens its own connection and takes no local address): the same upgrade, subprotocol and
+    TLS check."""
+    import ssl
+    from urllib.parse import urlsplit
+
+    from mcp_trio.transports.websocket import WebSocketFramer
+    from mcp_trio.transports.ws_handshake import request_upgrade
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"not a WebSocket URL: {url!r}")
+    secure = parts.scheme == "wss"
+    authority = parts.netloc.rpartition("@")[2]  # credentials in the URL are not sent
+    port = parts.port or (443 if secure else 80)
+    stream: trio.abc.Stream = await trio.open_tcp_stream(parts.hostname, port, local_address=config.local_address)
+    try:
+        if secure:
+            context = ssl.create_default_context()
+            stream = trio.SSLStream(stream, context, server_hostname=parts.hostname, https_compatible=True)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection = await request_upgrade(stream, authority, target, headers, config.receive_size)
+        except trio.BrokenResourceError as exc:  # a TLS failure (certificate, not TLS at all), or a reset
+            raise ConnectionError(f"the WebSocket upgrade at {url} failed: {exc.__cause__ or exc}") from exc
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+    return stream, WebSocketFramer(connection, config.max_message_size)
 
 
 async def _reap(process: trio.Process, stream: trio.abc.Stream, seconds: float) -> None:

@@ -442,11 +442,10 @@ class HttpOutlet:
         try:
             if self.tls:
                 context = ssl.create_default_context()
-                stream: trio.abc.Stream = await trio.open_ssl_over_tcp_stream(
-                    self.host, self.port, ssl_context=context, https_compatible=True
-                )
+                tcp = await trio.open_tcp_stream(self.host, self.port, local_address=self.config.local_address)
+                stream: trio.abc.Stream = trio.SSLStream(tcp, context, server_hostname=self.host, https_compatible=True)
             else:
-                stream = await trio.open_tcp_stream(self.host, self.port)
+                stream = await trio.open_tcp_stream(self.host, self.port, local_address=self.config.local_address)
         except BaseException:
             slots.release()
             raise
