@@ -95,6 +95,12 @@ def test_server_package_api_is_pinned() -> None:
             "ResourceDefinition",
             "TemplateDefinition",
             "PromptDefinition",
+            "Message",
+            "UserMessage",
+            "AssistantMessage",
+            "ModelElicitation",
+            "ResourceReadout",
+            "ReadResourceContents",
         ]
     )
     for name in mcp_trio.server.__all__:

@@ -522,13 +522,14 @@ class ClientDriver:
 
 
 def apply_schema_defaults(schema: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
-    """An accepted form's ``content`` with the schema's ``default`` filled in for every field left out (SEP-1034)."""
+    """An accepted form's ``content`` with the schema's ``default`` filled in for every field left out (SEP-1034;
+    a ``null`` default is not a value a form field can take, so it is left out too)."""
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return content
     filled = dict(content)
     for name, field in properties.items():
-        if name not in filled and isinstance(field, dict) and "default" in field:
+        if name not in filled and isinstance(field, dict) and field.get("default") is not None:
             filled[name] = field["default"]
     return filled
 

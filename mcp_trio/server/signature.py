@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from typing import Any, Final
@@ -63,11 +64,20 @@ def inline_schema(kind: Any) -> dict[str, Any]:
 
 
 def find_context_parameter(fn: Callable[..., Any], context_type: type) -> str | None:
-    """The name of the parameter annotated with ``context_type`` (the per-request context), if any."""
+    """The name of the parameter annotated with ``context_type`` (the per-request context), if any: the type
+    itself, a subclass of it, ``Context[...]`` or ``Context | None`` (all spellings official-SDK servers use)."""
     for name, hint in _hints(fn).items():
-        if hint is context_type:
+        if name != "return" and _names_context(hint, context_type):
             return name
     return None
+
+
+def _names_context(hint: Any, context_type: type) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        return len(options) == 1 and _names_context(options[0], context_type)
+    hint = typing.get_origin(hint) or hint
+    return isinstance(hint, type) and issubclass(hint, context_type)
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -10,9 +10,10 @@ import pydantic
 import pytest
 from pydantic import BaseModel, Field
 
-from mcp_trio import Server
+from mcp_trio import Context, Server
 from mcp_trio.protocol.errors import LocalProtocolError
 from mcp_trio.server import pydantic_support
+from mcp_trio.server.signature import find_context_parameter
 from mcp_trio.testing import open_client
 
 
@@ -158,3 +159,20 @@ async def test_a_pydantic_dataclass_parameter_and_a_template_variable() -> None:
         assert (await _call(client, "norm", {"point": {"x": -2, "y": 3}}))["structuredContent"] == {"result": 5}
         read = await client.request("resources/read", {"uri": "item://1.5"})
         assert read["result"]["contents"][0]["text"] == "1.50"
+
+
+class MyContext(Context):
+    """A subclass, as some servers define."""
+
+
+def _plain(ctx: Context) -> None: ...
+def _optional(x: int, ctx: Context | None = None) -> None: ...
+def _sub(ctx: MyContext) -> None: ...
+def _neither(x: int, y: int | None = None) -> None: ...
+
+
+def test_the_context_parameter_is_found_in_every_spelling_the_sdk_uses() -> None:
+    assert find_context_parameter(_plain, Context) == "ctx"
+    assert find_context_parameter(_optional, Context) == "ctx"
+    assert find_context_parameter(_sub, Context) == "ctx"
+    assert find_context_parameter(_neither, Context) is None
