@@ -67,7 +67,7 @@ from mcp_trio.protocol.session import READY, ServerSession, decode_snapshot, enc
 from mcp_trio.runtime.shedding import ShedLevel
 from mcp_trio.server.hub import PROMPTS, RESOURCES, TOOLS, Subscriber
 from mcp_trio.server.listen import ListenPump
-from mcp_trio.server.tracing import traced_dispatch
+from mcp_trio.server.tracing import traced_answer, traced_dispatch
 from mcp_trio.transports.port import RUNNING, Outlet, Reply
 from supervision import ChildHandle, split_exit
 
@@ -184,6 +184,8 @@ class SessionDriver(msgspec.Struct, eq=False):
             return self._start(event)  # type: ignore[arg-type]
         self.reply_status = 200
         if kind is Answered:
+            if self.server.config.tracing and type(message) is Request:  # initialize, ping: no handler ran
+                traced_answer(self, message, event.message)  # type: ignore[union-attr]
             return encode_message(event.message)  # type: ignore[union-attr]
         if kind is CancelRequested:
             self.cancel(event.id)  # type: ignore[union-attr]

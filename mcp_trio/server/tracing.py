@@ -36,6 +36,8 @@ import msgspec
 import trio
 
 from mcp_trio.protocol.errors import McpError, error_from_exception
+from mcp_trio.protocol.jsonrpc import ErrorResponse, Request, Response
+from mcp_trio.transports.http.modern import loose_params
 from mcp_trio.transports.stream import StreamConnection
 from supervision import split_exit
 
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from mcp_trio.protocol.events import RequestReceived
     from mcp_trio.server.driver import SessionDriver
 
-__all__ = ["TRACER_NAME", "traced_dispatch", "require_tracing"]
+__all__ = ["TRACER_NAME", "traced_dispatch", "traced_answer", "require_tracing"]
 
 #: The instrumentation scope of the spans (``get_tracer(TRACER_NAME)``).
 TRACER_NAME: Final = "mcp_trio"
@@ -143,6 +145,31 @@ def traced_dispatch(driver: SessionDriver, event: RequestReceived) -> Any:
         span.end()
         return result
     return _in_span(_Pending(api, span, context, result))
+
+
+def traced_answer(driver: SessionDriver, request: Request, answer: Response | ErrorResponse) -> None:
+    """A span for a request the session answered by itself (``initialize``, ``ping``, a protocol error)."""
+    api = _loaded()
+    attributes: dict[str, str] = {"mcp.method.name": request.method, "jsonrpc.request.id": str(request.id)}
+    version = driver.session.version
+    if version is not None:
+        attributes["mcp.protocol.version"] = version
+    ident = getattr(driver.outlet, "id", None)
+    if isinstance(ident, str):
+        attributes["mcp.session.id"] = ident
+    transport, protocol = _network_of(driver.outlet)
+    if transport is not None:
+        attributes["network.transport"] = transport
+    if protocol is not None:
+        attributes["network.protocol.name"] = protocol
+    params = loose_params(request.params)
+    parent = _parent_of(api, params.get("_meta") if params is not None else None)
+    span = api.tracer.start_span(request.method, context=parent, kind=api.server, attributes=attributes)
+    if isinstance(answer, ErrorResponse):
+        code = str(answer.error.code)
+        span.set_attributes({"error.type": code, "rpc.response.status_code": code})
+        span.set_status(api.error, answer.error.message)
+    span.end()
 
 
 class _Pending:

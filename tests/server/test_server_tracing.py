@@ -397,3 +397,18 @@ async def test_in_memory_connections_have_no_network_attributes(spans: InMemoryS
         await client.initialize()
         assert result_of(await client.request("tools/call", call("add", {"a": 1, "b": 2})))
     assert not {"network.transport", "network.protocol.name"} & set(attributes(only(spans, "tools/call add")))
+
+
+async def test_requests_the_session_answers_itself_get_spans_too(spans: InMemorySpanExporter) -> None:
+    server, _ = build_server()
+    async with legacy_client(server) as client:
+        assert result_of(await client.request("ping")) == {}
+        await client.send({"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": {}})  # again: an error
+        assert error_of(await client.response_to(9))["code"] == -32600
+    initialize = [span for span in request_spans(spans) if span.name == "initialize"]
+    assert len(initialize) == 2
+    assert initialize[0].status.status_code is StatusCode.UNSET
+    assert attributes(initialize[1])["error.type"] == "-32600"
+    ping = only(spans, "ping")
+    assert attributes(ping)["mcp.method.name"] == "ping"
+    assert attributes(ping)["mcp.protocol.version"] == "2025-11-25"
