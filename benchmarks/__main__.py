@@ -1,4 +1,4 @@
-"""Run every benchmark in turn (``make bench``): a few minutes on a 2-core machine."""
+"""Run every benchmark in turn (``make bench``): about 15 minutes on a 2-core machine."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ BENCHMARKS: tuple[str, ...] = (
     "benchmarks.websocket_memory",
     "benchmarks.client_memory",
     "benchmarks.workers_scale",
+    "benchmarks.workers_http_scale",
     "benchmarks.workers_throughput",
     "benchmarks.accept_designs",
     "benchmarks.listen_streams",
