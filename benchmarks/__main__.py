@@ -16,6 +16,7 @@ BENCHMARKS: tuple[str, ...] = (
     "benchmarks.idle_memory",
     "benchmarks.websocket_memory",
     "benchmarks.client_memory",
+    "benchmarks.client_call_cost",
     "benchmarks.workers_scale",
     "benchmarks.workers_http_scale",
     "benchmarks.workers_throughput",
