@@ -42,6 +42,7 @@ def test_client_package_api_is_pinned() -> None:
         "ClientConfig",
         "ConnectionClosed",
         "RequestTimeout",
+        "HttpConnectionError",
         "apply_schema_defaults",
         "open_client",
         "OAuthClient",

@@ -17,8 +17,17 @@ notifications, server requests and finally the response) is handed to the driver
   (server notifications and requests outside any call) runs as one task when ``ClientConfig.standalone_stream``
   is on; a 405 ends it quietly. Closing sends DELETE. A 404 for our session means the server ended it: the
   session closes and its waiters fail.
-* Connections are reused: at most ``max_connections`` per client, idle ones kept (they are closed when the
-  server closes them or says ``Connection: close``). TLS (``https://``) uses the standard library's defaults.
+* Connections are pooled: at most ``max_connections`` per client; callers beyond that wait in arrival order and
+  each released connection (or the slot of a closed one) goes to the longest waiting one, so no caller starves
+  while newcomers take the idle connections. A connection goes back to the pool only when both h11 sides are
+  ``DONE`` with nothing unread; one that says ``Connection: close``, broke or failed in any way is closed. An
+  idle connection the server closed (normal HTTP/1.1: keep-alive timeouts) is found readable when taken and is
+  dropped before anything is sent on it. A connection that breaks before the request is wholly written is
+  replaced and the request sent once more (the server cannot have acted on part of one); one that breaks after
+  it, before any answer, is replaced and the request sent again only when it is idempotent by design (a
+  listing, a read, a ping, a cancel, DELETE). Anything else, ``tools/call`` above all, may have run: it fails with
+  ``HttpConnectionError`` (a ``ConnectionError``) and the session carries on. TLS (``https://``) uses the standard
+  library's defaults.
 * An error status with a JSON-RPC error body answers the request with that error; any other is turned into one
   that names the status.
 """
@@ -27,7 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import ssl
+from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -50,7 +61,7 @@ if TYPE_CHECKING:
     from mcp_trio.client.config import ClientConfig
     from mcp_trio.client.driver import ClientDriver
 
-__all__ = ["HttpOutlet", "HttpAuth", "HttpStatusError"]
+__all__ = ["HttpOutlet", "HttpAuth", "HttpConnectionError", "HttpStatusError"]
 
 logger: Final = logging.getLogger("mcp_trio.client")
 _ACCEPT: Final = (b"accept", b"application/json, text/event-stream")
@@ -59,6 +70,25 @@ _JSON: Final = (b"content-type", b"application/json")
 _HTTP_FAILURE: Final = -32603
 #: What a connection that broke or a server that misbehaved at the HTTP level raises.
 _GONE: Final = (OSError, trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError)
+#: Methods idempotent by protocol design (twice leaves the server as once: reads, listings, and notifications of a
+#: state: a cancel for a request it no longer knows is ignored): sent again when their connection broke after
+#: they went out. Anything else, ``tools/call`` above all, may have run and is never sent twice.
+_SAFE: Final = frozenset(
+    {
+        "notifications/initialized",
+        "notifications/roots/list_changed",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "prompts/list",
+        "prompts/get",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "completion/complete",
+        "notifications/cancelled",
+    }
+)
 
 
 class HttpAuth(Protocol):
@@ -77,6 +107,20 @@ class HttpAuth(Protocol):
 
 class HttpStatusError(ConnectionError):
     """The server answered with an HTTP error that is not a JSON-RPC answer (a proxy, a wrong URL)."""
+
+
+class HttpConnectionError(ConnectionError):
+    """A connection failed during one exchange: it closed after the request went out and before the whole answer,
+    or the server broke HTTP/1.1 framing. Only that request fails (the session goes on), and it is not sent
+    again unless idempotent: the server may have acted on it."""
+
+
+class _NotSent(HttpConnectionError):
+    """The connection broke before the request was wholly written: the server cannot have acted on it."""
+
+
+class _Unanswered(HttpConnectionError):
+    """The connection broke after the request was written and before any byte of the answer."""
 
 
 class _Peek(msgspec.Struct):
@@ -98,6 +142,18 @@ class _Connection:
     def __init__(self, stream: trio.abc.Stream, max_head: int) -> None:
         self.stream = stream
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head)
+
+
+class _Turn:
+    """A caller waiting for a connection: ``handed`` a released connection, or ``None`` and the slot of a closed
+    one to open a new connection in."""
+
+    __slots__ = ("connection", "event", "handed")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.connection: _Connection | None = None
+        self.handed = False
 
 
 class HttpOutlet:
@@ -134,8 +190,9 @@ class HttpOutlet:
         self.session_id: str | None = None
         #: tools/call arguments that travel as headers too: tool -> argument -> header suffix (from tools/list).
         self.header_arguments: dict[str, dict[str, str]] = {}
-        self._idle: list[_Connection] = []
-        self._slots: trio.Semaphore | None = None  # one per open connection, made on first use
+        self._idle: list[_Connection] = []  # the most recently used last
+        self._open = 0  # connections open or being opened, idle ones included (at most max_connections)
+        self._queue: deque[_Turn] = deque()  # callers waiting for a connection, in arrival order
         self._standalone = False
         self._closed = False
 
@@ -172,7 +229,7 @@ class HttpOutlet:
         except DECODE_ERRORS:
             message = _Peek()
         headers = self._headers(message)
-        await self._exchange(b"POST", headers, data, origin)
+        await self._exchange(b"POST", headers, data, origin, safe=message.method in _SAFE)
         if message.method == "notifications/initialized" and self.config.standalone_stream and not self._standalone:
             self._standalone = True
             await self.nursery.start(self._listen)
@@ -195,12 +252,11 @@ class HttpOutlet:
         if session_id is not None and not self.driver.session.modern:
             deadline = trio.move_on_after(self.config.close_timeout)
             with trio.CancelScope(shield=True), deadline, contextlib.suppress(*_GONE, ValueError):
-                await self._exchange(b"DELETE", self._base_headers(), b"", None)
+                await self._exchange(b"DELETE", self._base_headers(), b"", None, safe=True)
         self._closed = True
         idle, self._idle = self._idle, []
-        with trio.CancelScope(shield=True):
-            for connection in idle:
-                await connection.stream.aclose()
+        for connection in idle:
+            await _close(connection)
 
     # ------------------------------------------------------------------ requests
 
@@ -226,42 +282,58 @@ class HttpOutlet:
         return headers
 
     async def _exchange(
-        self, method: bytes, headers: list[tuple[bytes, bytes]], body: bytes, origin: RequestId | None
+        self, method: bytes, headers: list[tuple[bytes, bytes]], body: bytes, origin: RequestId | None, *, safe: bool
     ) -> None:
+        """One request on a pooled connection, its answer into the driver. A connection that breaks before the
+        request is wholly written is replaced and the request sent once more; after that, only a ``safe``
+        (idempotent) request is: any other may have run, and fails with ``HttpConnectionError``."""
         retried_connection = retried_auth = False
-        while True:
-            reused = bool(self._idle)
-            connection = await self._acquire()
-            reusable = False
-            try:
+        connection = await self._acquire()
+        reusable = False
+        try:
+            while True:
                 sent = headers if self.auth is None else [*headers, *await self.auth.headers()]
-                h = connection.h11
-                out = h.send(h11.Request(method=method, target=self.target, headers=[*sent, _length(body)])) or b""
-                if body:
-                    out += h.send(h11.Data(data=body)) or b""
-                out += h.send(h11.EndOfMessage()) or b""
                 try:
-                    await connection.stream.send_all(out)
-                    response = await self._response(connection)
-                except (trio.BrokenResourceError, OSError):
-                    if reused and not retried_connection:
-                        retried_connection = True
-                        continue  # the server closed an idle connection meanwhile: once more on a new one
-                    raise
+                    response = await self._request(connection, method, sent, body)
+                except HttpConnectionError as error:
+                    if retried_connection or not (safe or isinstance(error, _NotSent)):
+                        raise
+                    retried_connection = True
+                    connection = await self._renew(connection)
+                    continue
                 status = response.status_code
                 # Closing (DELETE) never starts an authorization: the session is ending anyway.
                 if status in (401, 403) and self.auth is not None and not retried_auth and method != b"DELETE":
                     await self._body(connection)
-                    reusable = True
                     if await self.auth.unauthorized(status, _header_map(response), self.url):
                         retried_auth = True
+                        if not _recycle(connection):
+                            connection = await self._renew(connection)
                         continue  # new credentials: once more
+                    reusable = True
                     await self._deliver_failure_now(status, origin)
                     return
                 reusable = await self._read(connection, response, origin, method)
                 return
-            finally:
-                await self._release(connection, reusable)
+        except h11.RemoteProtocolError as error:
+            raise HttpConnectionError(f"the server broke HTTP/1.1: {error}") from error
+        finally:
+            await self._release(connection, reusable)
+
+    async def _request(
+        self, connection: _Connection, method: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> h11.Response:
+        """Write one request and read its response head."""
+        h = connection.h11
+        out = h.send(h11.Request(method=method, target=self.target, headers=[*headers, _length(body)])) or b""
+        if body:
+            out += h.send(h11.Data(data=body)) or b""
+        out += h.send(h11.EndOfMessage()) or b""
+        try:
+            await connection.stream.send_all(out)
+        except (trio.BrokenResourceError, OSError) as error:
+            raise _NotSent(f"the connection broke before the request was written: {error}") from error
+        return await self._response(connection)
 
     async def _deliver_failure_now(self, status: int, origin: RequestId | None) -> None:
         await trio.lowlevel.checkpoint()
@@ -429,38 +501,77 @@ class HttpOutlet:
     # ------------------------------------------------------------------ connections and bounded reads
 
     async def _acquire(self) -> _Connection:
-        """An idle connection, else a new one once fewer than ``max_connections`` are open."""
-        if self._idle:
-            return self._idle.pop()
-        slots = self._slots
-        if slots is None:
-            slots = self._slots = trio.Semaphore(self.config.max_connections)
-        await slots.acquire()
-        if self._idle:
-            slots.release()
-            return self._idle.pop()
+        """The most recently used sound idle connection, else a new one while fewer than ``max_connections`` are
+        open, else the next one released (or the slot of one closed), in arrival order. Idle connections the
+        server closed meanwhile are dropped here, before anything is sent on them."""
+        while self._idle:
+            connection = self._idle.pop()
+            if not _readable(connection.stream):
+                return connection
+            self._open -= 1
+            await _close(connection)
+        if self._open < self.config.max_connections:
+            self._open += 1
+            return await self._open_in_slot()
+        turn = _Turn()
+        self._queue.append(turn)
         try:
-            if self.tls:
-                context = ssl.create_default_context()
-                tcp = await trio.open_tcp_stream(self.host, self.port, local_address=self.config.local_address)
-                stream: trio.abc.Stream = trio.SSLStream(tcp, context, server_hostname=self.host, https_compatible=True)
-            else:
-                stream = await trio.open_tcp_stream(self.host, self.port, local_address=self.config.local_address)
+            await turn.event.wait()
         except BaseException:
-            slots.release()
+            if turn.handed:
+                self._hand_back(turn.connection)  # given just as we left: it goes to the next caller
+            else:
+                self._queue.remove(turn)
             raise
+        handed = turn.connection
+        if handed is not None:
+            if not _readable(handed.stream):
+                return handed
+            await _close(handed)
+        return await self._open_in_slot()
+
+    async def _open_in_slot(self) -> _Connection:
+        """A new connection in a slot this caller holds; the slot goes on to the next caller if it fails."""
+        try:
+            return await self._connect()
+        except BaseException:
+            self._hand_back(None)
+            raise
+
+    async def _connect(self) -> _Connection:
+        if self.tls:
+            context = ssl.create_default_context()
+            tcp = await trio.open_tcp_stream(self.host, self.port, local_address=self.config.local_address)
+            stream: trio.abc.Stream = trio.SSLStream(tcp, context, server_hostname=self.host, https_compatible=True)
+        else:
+            stream = await trio.open_tcp_stream(self.host, self.port, local_address=self.config.local_address)
         return _Connection(stream, self.config.max_head_bytes)
 
-    async def _release(self, connection: _Connection, reusable: bool) -> None:
-        h = connection.h11
-        if reusable and not self._closed and h.our_state is h11.DONE and h.their_state is h11.DONE:
-            h.start_next_cycle()
+    async def _renew(self, connection: _Connection) -> _Connection:
+        """Close a connection that cannot carry the next request and open a new one in its slot. If that fails,
+        the caller still holds the closed one, and releasing it frees the slot."""
+        await _close(connection)
+        return await self._connect()
+
+    def _hand_back(self, connection: _Connection | None) -> None:
+        """A connection came free (or, ``None``, the slot of a closed one): the longest waiting caller gets it,
+        else it idles (or the slot is freed)."""
+        if self._queue:
+            turn = self._queue.popleft()
+            turn.connection = connection
+            turn.handed = True
+            turn.event.set()
+        elif connection is not None:
             self._idle.append(connection)
+        else:
+            self._open -= 1
+
+    async def _release(self, connection: _Connection, reusable: bool) -> None:
+        if reusable and not self._closed and _recycle(connection):
+            self._hand_back(connection)
             return
-        if self._slots is not None:
-            self._slots.release()
-        with trio.CancelScope(shield=True):
-            await connection.stream.aclose()
+        self._hand_back(None)
+        await _close(connection)
 
     async def _next_event(self, connection: _Connection) -> Any:
         h = connection.h11
@@ -473,12 +584,27 @@ class HttpOutlet:
             return event
 
     async def _response(self, connection: _Connection) -> h11.Response:
+        """The response head. A connection that ends (or breaks) before its first byte raises ``_Unanswered``."""
+        h = connection.h11
+        started = False
         while True:
-            event = await self._next_event(connection)
+            event = h.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = await connection.stream.receive_some(self.config.receive_size)
+                except (trio.BrokenResourceError, OSError) as error:
+                    if started:
+                        raise
+                    raise _Unanswered(f"the connection broke before the server answered: {error}") from error
+                if not data and not started:
+                    raise _Unanswered("the server closed the connection before answering")
+                started = True
+                h.receive_data(bytes(data))
+                continue
             if isinstance(event, h11.Response):
                 return event
             if isinstance(event, h11.ConnectionClosed):
-                raise trio.BrokenResourceError("the server closed the connection before answering")
+                raise _Unanswered("the server closed the connection before answering")
             if not isinstance(event, h11.InformationalResponse):
                 raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} before the response")
 
@@ -501,6 +627,38 @@ class HttpOutlet:
                 raise HttpStatusError(f"a response body over {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _recycle(connection: _Connection) -> bool:
+    """Ready a connection for its next exchange, only when both sides finished this one cleanly and nothing more
+    arrived (bytes after a response would be read as the next one's answer); whether it was."""
+    h = connection.h11
+    if h.our_state is h11.DONE and h.their_state is h11.DONE and h.trailing_data == (b"", False):
+        h.start_next_cycle()
+        return True
+    return False
+
+
+def _readable(stream: trio.abc.Stream) -> bool:
+    """Whether an idle connection has something to read: the server closed or reset it (or sent bytes outside any
+    exchange). Either way it must carry no request: one sent into a closing connection may or may not be read."""
+    if isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    if not isinstance(stream, trio.SocketStream):
+        return False
+    fd = stream.socket.fileno()
+    if fd < 0:
+        return True
+    if hasattr(select, "poll"):  # select.select is limited to descriptors below FD_SETSIZE
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+async def _close(connection: _Connection) -> None:
+    with trio.CancelScope(shield=True), contextlib.suppress(*_GONE):
+        await connection.stream.aclose()
 
 
 def _header_map(response: h11.Response) -> dict[str, str]:
