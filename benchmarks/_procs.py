@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -29,7 +30,11 @@ __all__ = [
     "run_delay",
     "rss_bytes",
     "raise_fd_limit",
+    "unpin",
     "wait_for_line",
+    "read_until",
+    "say",
+    "stderr_tail",
     "machine_header",
 ]
 
@@ -96,6 +101,11 @@ def raise_fd_limit(wanted: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
     return soft
+
+
+def unpin(pid: int) -> None:
+    """Let process ``pid`` run on every core of the machine (a child ``Children.start`` pinned, or one it forked)."""
+    os.sched_setaffinity(pid, set(range(os.cpu_count() or 1)))
 
 
 def _pinned(core: int) -> Any:
@@ -185,6 +195,40 @@ def wait_for_line(stream: IO[bytes], needle: bytes, timeout: float) -> bytes:
                 return line
     tail = b"".join(seen[-10:]).decode(errors="replace")
     raise RuntimeError(f"child did not say {needle!r} within {timeout:.0f}s; it said:\n{tail}")
+
+
+def read_until(
+    stream: IO[bytes], pattern: bytes | re.Pattern[bytes], lines: list[bytes], timeout: float = 60.0
+) -> re.Match[bytes]:
+    """The first match of ``pattern`` in ``lines`` (what was read from ``stream`` before) or else in the lines read on
+    from ``stream``, each kept in ``lines``; RuntimeError at the end of the stream or once ``timeout`` has passed
+    (checked between lines: each read blocks). ``wait_for_line`` is the one for a fixed needle that keeps nothing."""
+    for line in lines:
+        if match := re.search(pattern, line):
+            return match
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        if match := re.search(pattern, line):
+            return match
+    shown = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+    raise RuntimeError(f"no {shown!r} in time; saw: {b''.join(lines[-10:])!r}")
+
+
+def say(procs: Sequence[subprocess.Popen[bytes]], text: bytes) -> None:
+    """Write ``text`` to each child's stdin (a pipe) and flush it."""
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(text)
+        proc.stdin.flush()
+
+
+def stderr_tail(proc: subprocess.Popen[bytes], chars: int) -> str:
+    """The last ``chars`` characters a child wrote to its stderr pipe (read to its end: the child has stopped)."""
+    return proc.stderr.read().decode(errors="replace")[-chars:] if proc.stderr else ""
 
 
 @contextlib.contextmanager

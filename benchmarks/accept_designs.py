@@ -32,7 +32,6 @@ took the connection) and voluntary context switches.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import resource
@@ -45,7 +44,8 @@ import time
 from array import array
 from typing import Any, Final
 
-from benchmarks._procs import Children, machine_header
+from benchmarks._procs import Children, machine_header, say, stderr_tail
+from benchmarks._workers import ConnectFailed, source_addresses, start_connect
 
 __all__ = ["main"]
 
@@ -60,7 +60,6 @@ BACKLOG: Final = 4096
 DESIGNS: Final = ("shared", "reuseport", "exclusive")
 WORKER_COUNTS: Final = (2, 4)
 LINE: Final = b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
-_IP_BIND_ADDRESS_NO_PORT: Final = 24  # Linux; not in the socket module
 
 
 # --- the worker -------------------------------------------------------------------------------------------------
@@ -194,7 +193,7 @@ def generate(port: int, count: int, source: str, rate: float, window: int) -> No
     """``--generate PORT COUNT SOURCE RATE WINDOW``: after ``go`` on stdin, open ``count`` connections from
     ``SOURCE.1-4`` (``rate`` per second, 0: as fast as ``window`` connections in progress allow), each sending
     ``LINE`` and reading it back; prints one JSON line."""
-    sources = [f"{source}.{host}" for host in range(1, 5)]
+    sources = source_addresses(source)
     poller = select.epoll()
     pending: dict[int, tuple[socket.socket, float, bytearray]] = {}  # fd -> socket, started, bytes received
     sent: set[int] = set()
@@ -220,16 +219,13 @@ def generate(port: int, count: int, source: str, rate: float, window: int) -> No
         now = time.monotonic()
         due = count if rate <= 0 else min(count, int((now - started) * rate) + 1)
         while opened < due and len(pending) < window:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            sock.setsockopt(socket.SOL_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
-            sock.bind((sources[opened % len(sources)], 0))
+            address = sources[opened % len(sources)]
             opened += 1
-            code = sock.connect_ex(("127.0.0.1", port))
-            if code not in (0, errno.EINPROGRESS):
-                sock.close()
+            try:
+                sock = start_connect(address, port)
+            except ConnectFailed as error:
                 failed += 1
-                first_error = first_error or f"connect: {os.strerror(code)}"
+                first_error = first_error or str(error)
                 continue
             pending[sock.fileno()] = (sock, time.monotonic(), bytearray())
             poller.register(sock.fileno(), select.EPOLLOUT)
@@ -304,15 +300,8 @@ def _line(proc: subprocess.Popen[bytes], what: str) -> bytes:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
-        error = proc.stderr.read().decode(errors="replace")[-800:] if proc.stderr else ""
-        raise RuntimeError(f"{what} said nothing (exit {proc.poll()}): {error}")
+        raise RuntimeError(f"{what} said nothing (exit {proc.poll()}): {stderr_tail(proc, 800)}")
     return line
-
-
-def _say(proc: subprocess.Popen[bytes], text: bytes) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(text)
-    proc.stdin.flush()
 
 
 def run_once(design: str, workers: int, connections: int, rate: float) -> dict[str, Any]:
@@ -348,11 +337,9 @@ def run_once(design: str, workers: int, connections: int, rate: float) -> dict[s
         ]
         for generator in generators:
             _line(generator, "a generator")
-        for generator in generators:
-            _say(generator, b"go\n")
+        say(generators, b"go\n")
         loads = [json.loads(_line(generator, "a generator")) for generator in generators]
-        for proc in procs:
-            _say(proc, b"stop\n")
+        say(procs, b"stop\n")
         served = [json.loads(_line(proc, "a worker")) for proc in procs]
     done = sum(load["done"] for load in loads)
     accepted = [row["accepted"] for row in served]

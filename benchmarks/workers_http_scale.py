@@ -25,7 +25,6 @@ how many sessions answered after the idle period (all).
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -38,7 +37,8 @@ import threading
 import time
 from typing import IO, Final
 
-from benchmarks._procs import Children, cpu_seconds, raise_fd_limit, rss_bytes
+from benchmarks._procs import Children, raise_fd_limit, say, stderr_tail
+from benchmarks._workers import ConnectFailed, source_addresses, start_connect, start_generators, start_serve
 
 __all__ = ["main"]
 
@@ -47,7 +47,6 @@ IDLE: Final = 60.0
 WORKERS: Final = 6
 GENERATORS: Final = 4
 WINDOW: Final = 128  # connections in progress per generator
-_IP_BIND_ADDRESS_NO_PORT: Final = 24  # Linux; not in the socket module
 _INITIALIZE: Final = (
     b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
     b'"capabilities":{},"clientInfo":{"name":"idle-http","version":"1"}}}'
@@ -119,15 +118,10 @@ def _run(port: int, sources: list[str], sessions: list[str], establish: bool, de
 
     while (started < len(sessions) or conns) and time.monotonic() < deadline:
         while started < len(sessions) and len(conns) < WINDOW:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            sock.setsockopt(socket.SOL_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.bind((sources[started % len(sources)], 0))
-            code = sock.connect_ex(("127.0.0.1", port))
-            if code not in (0, errno.EINPROGRESS):
-                sock.close()
-                return done, relayed, f"connect: {os.strerror(code)}"
+            try:
+                sock = start_connect(sources[started % len(sources)], port, nodelay=True)
+            except ConnectFailed as error:
+                return done, relayed, str(error)
             conn = _Conn(sock, "" if establish else sessions[started])
             conn.step = started  # the index, until the connection is up
             conns[sock.fileno()] = conn
@@ -188,7 +182,7 @@ def _run(port: int, sources: list[str], sessions: list[str], establish: bool, de
 def generate(port: int, count: int, source: str) -> None:
     """A generator process: establish ``count`` sessions from ``source``.1-4, report, then ping each on request."""
     raise_fd_limit(WINDOW + 100)
-    sources = [f"{source}.{host}" for host in range(1, 5)]
+    sources = source_addresses(source)
     sessions = [""] * count
     started = time.monotonic()
     done, _, error = _run(port, sources, sessions, True, started + 240)
@@ -199,18 +193,6 @@ def generate(port: int, count: int, source: str) -> None:
     seconds = time.monotonic() - started
     print(json.dumps({"answered": answered, "relayed": relayed, "seconds": seconds, "error": error}), flush=True)
     sys.stdin.readline()
-
-
-def _read_until(stream: IO[bytes], pattern: re.Pattern[bytes], timeout: float, lines: list[bytes]) -> re.Match[bytes]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        lines.append(line)
-        if match := pattern.search(line):
-            return match
-    raise RuntimeError(f"no {pattern.pattern!r} in time; saw: {b''.join(lines[-10:])!r}")
 
 
 def _keep_reading(stream: IO[bytes], lines: list[bytes]) -> None:
@@ -260,54 +242,16 @@ def main() -> None:
         f"each, {WINDOW} connections at a time), {idle:g} s idle, then a ping per session on a new connection"
     )
     with Children() as children:
-        server = children.start(
-            [
-                sys.executable,
-                "-m",
-                "mcp_trio",
-                "serve",
-                "benchmarks.protocol_codec:build_echo_server",
-                "--workers",
-                str(workers),
-                "--http",
-                "127.0.0.1:0",
-                "--log-level",
-                "info",
-            ],
-            core=0,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MCP_TRIO_HTTP_MAX_SESSIONS": str(cap)},
-        )
-        os.sched_setaffinity(server.pid, set(range(os.cpu_count() or 1)))
-        assert server.stderr is not None
-        lines: list[bytes] = []
-        port = int(_read_until(server.stderr, re.compile(rb"listening on http://[^:]+:(\d+)"), 60, lines)[1])
-        _read_until(server.stderr, re.compile(rb"workers ready"), 60, lines)
-        pids = [int(m[1]) for line in lines if (m := re.search(rb"ready \(pid (\d+)\)", line))]
-        for pid in pids:  # the workers may have started before the parent was unpinned
-            os.sched_setaffinity(pid, set(range(os.cpu_count() or 1)))
-        _keep_reading(server.stderr, lines)
+        server = start_serve(children, workers, ["http"], env={**os.environ, "MCP_TRIO_HTTP_MAX_SESSIONS": str(cap)})
+        assert server.proc.stderr is not None
+        _keep_reading(server.proc.stderr, server.lines)
         time.sleep(1)
-        zero = sum(rss_bytes(pid) for pid in pids)
-        cpu0 = sum(cpu_seconds(pid) for pid in pids)
-        generators = [
-            children.start(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.workers_http_scale",
-                    "--generate",
-                    str(port),
-                    str(per_generator),
-                    f"127.0.{index + 40}",
-                ],
-                core=index % (os.cpu_count() or 1),
-                stdin=subprocess.PIPE,
-            )
-            for index in range(GENERATORS)
-        ]
-        for generator in generators:
-            os.sched_setaffinity(generator.pid, set(range(os.cpu_count() or 1)))
+        zero = server.rss()
+        cpu0 = server.cpu()
+        port = server.ports["http"]
+        generators = start_generators(
+            children, "benchmarks.workers_http_scale", GENERATORS, port, per_generator, 40, unpinned=True
+        )
         started = time.monotonic()
         opened = 0
         slowest = 0.0
@@ -316,16 +260,16 @@ def main() -> None:
             line = generator.stdout.readline()
             report = json.loads(line) if line.startswith(b"{") else {"opened": 0, "seconds": 0.0, "error": line}
             if report["error"]:
-                error = generator.stderr.read().decode(errors="replace")[-500:] if generator.stderr else ""
+                error = stderr_tail(generator, 500)
                 print(f"  a generator failed after {report['opened']:,} sessions: {report['error']} {error}")
                 return
             opened += report["opened"]
             slowest = max(slowest, report["seconds"])
         took = time.monotonic() - started
-        cpu1 = sum(cpu_seconds(pid) for pid in pids)
+        cpu1 = server.cpu()
         time.sleep(2)  # the last connections' tasks end; then one heartbeat carries the counts to the parent
-        loaded = sum(rss_bytes(pid) for pid in pids)
-        per_worker = _sessions_per_worker(server, len(pids), lines)
+        loaded = server.rss()
+        per_worker = _sessions_per_worker(server.proc, len(server.pids), server.lines)
         per_session = (loaded - zero) / opened
         print(
             f"  established {opened:,} sessions in {took:.1f} s ({opened / slowest:,.0f}/s; three requests each)"
@@ -340,11 +284,8 @@ def main() -> None:
         time.sleep(idle)
         answered = relayed = 0
         slowest = 0.0
-        cpu2 = sum(cpu_seconds(pid) for pid in pids)
-        for generator in generators:
-            assert generator.stdin is not None
-            generator.stdin.write(b"go\n")
-            generator.stdin.flush()
+        cpu2 = server.cpu()
+        say(generators, b"go\n")
         errors = []
         for generator in generators:
             assert generator.stdout is not None
@@ -355,17 +296,14 @@ def main() -> None:
             slowest = max(slowest, report.get("seconds", 0.0))
             if report["error"]:
                 errors.append(str(report["error"]))
-        ping_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu2  # every generator has reported: the pings are done
+        ping_cpu = server.cpu() - cpu2  # every generator has reported: the pings are done
         print(
             f"  after {idle:g} s idle, {answered:,} of {opened:,} sessions answered a ping on a new connection "
             f"({'all' if answered == opened else 'NOT all'}; {relayed:,} relayed to the owner worker, "
             f"{answered / max(slowest, 1e-9):,.0f} pings/s, the workers' CPU "
             f"{ping_cpu / max(answered, 1) * 1e6:,.0f} us per ping)" + (f"; first error: {errors[0]}" if errors else "")
         )
-        for generator in generators:
-            assert generator.stdin is not None
-            generator.stdin.write(b"done\n")
-            generator.stdin.flush()
+        say(generators, b"done\n")
 
 
 if __name__ == "__main__":

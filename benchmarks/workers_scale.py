@@ -13,16 +13,14 @@ sessions: <= 6 KB), and how many sessions still answer after the idle period (al
 
 from __future__ import annotations
 
-import os
-import re
 import selectors
 import socket
-import subprocess
 import sys
 import time
-from typing import IO, Final
+from typing import Final
 
-from benchmarks._procs import Children, raise_fd_limit, rss_bytes
+from benchmarks._procs import Children, raise_fd_limit, say, stderr_tail
+from benchmarks._workers import bound_socket, source_addresses, start_generators, start_serve
 
 __all__ = ["main"]
 
@@ -40,7 +38,6 @@ _HANDSHAKE: Final = (
     b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
 )
 _PING: Final = b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n'
-_IP_BIND_ADDRESS_NO_PORT: Final = 24  # Linux; not in the socket module
 LAST_REFUSAL = b""  # what the server said when it refused a session (a generator reports it)
 
 
@@ -78,19 +75,14 @@ def _exchange(socks: list[socket.socket], payload: bytes | None, answers: int, d
 def generate(port: int, count: int, source: str) -> None:
     """A generator process: open ``count`` sessions from ``source``, report, then ping them all on request."""
     raise_fd_limit(count + 100)
-    # Four loopback source addresses per generator, so no address's ephemeral ports fill up.
-    sources = [f"{source}.{host}" for host in range(1, 5)]
+    sources = source_addresses(source)
     socks: list[socket.socket] = []
     started = time.monotonic()
     deadline = started + 300
     while len(socks) < count:
         batch = []
         for number in range(min(BATCH, count - len(socks))):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            # The port is picked at connect time, per destination: bind(addr, 0) alone would take one of the
-            # address's 28K ports for good and search them linearly as they fill.
-            sock.setsockopt(socket.SOL_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
-            sock.bind((sources[number % len(sources)], 0))
+            sock = bound_socket(sources[number % len(sources)])
             sock.settimeout(30)
             sock.connect(("127.0.0.1", port))
             batch.append(sock)
@@ -112,18 +104,6 @@ def generate(port: int, count: int, source: str) -> None:
     sys.stdin.readline()
 
 
-def _read_until(stream: IO[bytes], pattern: re.Pattern[bytes], timeout: float, lines: list[bytes]) -> re.Match[bytes]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        lines.append(line)
-        if match := pattern.search(line):
-            return match
-    raise RuntimeError(f"no {pattern.pattern!r} in time; saw: {b''.join(lines[-10:])!r}")
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--generate":
         generate(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
@@ -138,49 +118,11 @@ def main() -> None:
         f"(four loopback source addresses each), {idle:g} s idle"
     )
     with Children() as children:
-        server = children.start(
-            [
-                sys.executable,
-                "-m",
-                "mcp_trio",
-                "serve",
-                "benchmarks.protocol_codec:build_echo_server",
-                "--workers",
-                str(WORKERS),
-                "--tcp",
-                "127.0.0.1:0",
-                "--log-level",
-                "info",
-            ],
-            core=0,
-            stdout=subprocess.DEVNULL,
-        )
-        os.sched_setaffinity(server.pid, set(range(os.cpu_count() or 1)))
-        assert server.stderr is not None
-        lines: list[bytes] = []
-        port = int(_read_until(server.stderr, re.compile(rb"listening on tcp://[^:]+:(\d+)"), 60, lines)[1])
-        _read_until(server.stderr, re.compile(rb"workers ready"), 60, lines)
-        pids = [int(m[1]) for line in lines if (m := re.search(rb"ready \(pid (\d+)\)", line))]
-        for pid in pids:  # the workers may have started before the parent was unpinned
-            os.sched_setaffinity(pid, set(range(os.cpu_count() or 1)))
+        server = start_serve(children, WORKERS, ["tcp"])
         time.sleep(1)
-        zero = sum(rss_bytes(pid) for pid in pids)
-        generators = [
-            children.start(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.workers_scale",
-                    "--generate",
-                    str(port),
-                    str(per_generator),
-                    f"127.0.{index + 2}",
-                ],
-                core=index % (os.cpu_count() or 1),
-                stdin=subprocess.PIPE,
-            )
-            for index in range(GENERATORS)
-        ]
+        zero = server.rss()
+        port = server.ports["tcp"]
+        generators = start_generators(children, "benchmarks.workers_scale", GENERATORS, port, per_generator, 2)
         started = time.monotonic()
         opened = 0
         slowest = 0.0
@@ -188,14 +130,13 @@ def main() -> None:
             assert generator.stdout is not None
             words = generator.stdout.readline().split()
             if not words or words[0] != b"opened":
-                error = generator.stderr.read().decode(errors="replace")[-500:] if generator.stderr else ""
-                print(f"  a generator failed: {b' '.join(words).decode()} {error}")
+                print(f"  a generator failed: {b' '.join(words).decode()} {stderr_tail(generator, 500)}")
                 return
             opened += int(words[1])
             slowest = max(slowest, float(words[2]))
         took = time.monotonic() - started
         time.sleep(2)
-        loaded = sum(rss_bytes(pid) for pid in pids)
+        loaded = server.rss()
         per_session = (loaded - zero) / opened
         rate = opened / slowest
         print(
@@ -209,10 +150,7 @@ def main() -> None:
         )
         time.sleep(idle)
         answered = 0
-        for generator in generators:
-            assert generator.stdin is not None
-            generator.stdin.write(b"go\n")
-            generator.stdin.flush()
+        say(generators, b"go\n")
         for generator in generators:
             assert generator.stdout is not None
             words = generator.stdout.readline().split()
@@ -221,10 +159,7 @@ def main() -> None:
             f"  after {idle:g} s idle, {answered:,} of {opened:,} sessions answered a ping "
             f"({'met' if answered == opened else 'NOT met'})"
         )
-        for generator in generators:
-            assert generator.stdin is not None
-            generator.stdin.write(b"done\n")
-            generator.stdin.flush()
+        say(generators, b"done\n")
 
 
 if __name__ == "__main__":

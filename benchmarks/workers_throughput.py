@@ -14,14 +14,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
-import subprocess
-import sys
 import time
-from typing import IO, Final
+from typing import Final
 
 from benchmarks import _loadgen
 from benchmarks._procs import Children, raise_fd_limit
+from benchmarks._workers import start_serve
 
 __all__ = ["main"]
 
@@ -30,52 +28,6 @@ WARMUP: Final = 2.0
 DURATION: Final = 8.0
 RELAYED_REQUESTS: Final = 400
 _ALL_CORES: Final = set(range(os.cpu_count() or 1))
-
-
-def _start(children: Children, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
-    """The server with ``workers`` processes; returns (process, TCP port, HTTP port)."""
-    proc = children.start(
-        [
-            sys.executable,
-            "-m",
-            "mcp_trio",
-            "serve",
-            "benchmarks.protocol_codec:build_echo_server",
-            "--workers",
-            str(workers),
-            "--tcp",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--log-level",
-            "warning",
-        ],
-        core=0,
-        stdout=subprocess.DEVNULL,
-    )
-    os.sched_setaffinity(proc.pid, _ALL_CORES)
-    assert proc.stderr is not None
-    seen: list[bytes] = []
-    tcp = int(_wait(proc.stderr, rb"listening on tcp://[^:]+:(\d+)", seen))
-    web = int(_wait(proc.stderr, rb"listening on http://[^:]+:(\d+)", seen))
-    if workers > 1:
-        _wait(proc.stderr, rb"workers ready", seen)
-    return proc, tcp, web
-
-
-def _wait(stream: IO[bytes], pattern: bytes, seen: list[bytes]) -> bytes:
-    deadline = time.monotonic() + 60
-    for line in seen:
-        if match := re.search(pattern, line):
-            return match[1] if match.groups() else b""
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        if match := re.search(pattern, line):
-            return match[1] if match.groups() else b""
-    raise RuntimeError(f"the server never printed {pattern!r}: {b''.join(seen[-5:])!r}")
 
 
 def _relayed_latency(port: int) -> float:
@@ -117,13 +69,18 @@ def main() -> None:
     latencies: dict[int, float] = {}
     for workers in (1, 2):
         with Children() as children:
-            proc, tcp, web = _start(children, workers)
+            server = start_serve(children, workers, ["tcp", "http"], log_level="warning")
             cfg = _loadgen.Config(
-                wire="ndjson", sessions=SESSIONS, warmup=WARMUP, duration=DURATION, port=tcp, server_pid=proc.pid
+                wire="ndjson",
+                sessions=SESSIONS,
+                warmup=WARMUP,
+                duration=DURATION,
+                port=server.ports["tcp"],
+                server_pid=server.proc.pid,
             )
             result = _loadgen.run(cfg, core=0, timeout=WARMUP + DURATION + 60, children=children)
             rates[workers] = result.calls / result.seconds
-            latencies[workers] = _relayed_latency(web)
+            latencies[workers] = _relayed_latency(server.ports["http"])
         print(f"  --workers {workers}: {rates[workers]:,.0f} calls/s, {result.errors} errors")
     print(f"  scaling factor 2 workers / 1: {rates[2] / rates[1]:.2f}x (the load generator shares the two cores)")
     relay = 2 * (latencies[2] - latencies[1])
