@@ -29,6 +29,11 @@ WARM: Final = 100
 PEER_N: Final = 1_000  # the SDK opens ~500 sessions/s here: fewer, to stay within the time budget
 BATCH: Final = 500
 BUDGET_BYTES: Final = 6 * 1024
+PARK_AFTER: Final = 1.0  # seconds idle before a session is parked, in the parked measurement
+#: The parked measurement opens its sessions in batches, each parked before the next arrives: a task freed by
+#: parking is memory the next connection reuses (RSS never shrinks for memory freed inside Python's arenas, so
+#: 5,000 sessions opened at once would still show the tasks they all had at first).
+PARK_BATCHES: Final = 10
 HTTP_N: Final = 5_000
 HTTP_BUDGET_BYTES: Final = 1536
 _HANDSHAKE: Final = (
@@ -126,20 +131,8 @@ def main() -> None:
     if limit < N + WARM + 100:
         print(f"  skipped: the file-descriptor limit is {limit}, fewer than {N + WARM + 100}")
         return
-    socks: list[socket.socket] = []
-    with pinned_self(load_core()), Children() as children:
-        proc, port = start_ours(children, server_core())
-        try:
-            socks += open_sessions(port, WARM)
-            before = _settled_rss(proc.pid)
-            started = time.monotonic()
-            socks += open_sessions(port, N)
-            took = time.monotonic() - started
-            after = _settled_rss(proc.pid)
-            alive = proc.poll() is None
-        finally:
-            for sock in socks:
-                sock.close()
+    before, after, took, alive = _our_tcp_sessions()
+    parked_before, parked_after, _, parked_alive = _our_tcp_sessions(park=True)
     http_before, http_after = _our_http_sessions()
     peer = _peer_per_session()
     per_session = (after - before) / N
@@ -151,6 +144,13 @@ def main() -> None:
     print(
         f"  VmRSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB: {per_session:,.0f} bytes per idle session "
         f"(budget {BUDGET_BYTES:,}: {verdict}); server {'alive' if alive else 'DIED'}"
+    )
+    parked = (parked_after - parked_before) / N
+    print(
+        f"  parked (MCP_TRIO_RUNTIME_PARK_IDLE_AFTER={PARK_AFTER:g}: idle sessions give up their task; opened in "
+        f"{PARK_BATCHES} batches, each parked before the next): "
+        f"VmRSS {parked_before / 2**20:.1f} MiB -> {parked_after / 2**20:.1f} MiB: {parked:,.0f} bytes per idle "
+        f"session ({per_session - parked:,.0f} fewer); server {'alive' if parked_alive else 'DIED'}"
     )
     http_per_session = (http_after - http_before) / HTTP_N
     verdict = "within" if http_per_session <= HTTP_BUDGET_BYTES else "OVER"
@@ -170,6 +170,34 @@ def main() -> None:
             f"-> {peer_after / 2**20:.1f} MiB: {peer_per_session:,.0f} bytes per idle session; "
             f"ours/sdk {per_session / peer_per_session:.2f} ({peer_per_session / per_session:.1f}x less memory)"
         )
+
+
+def _our_tcp_sessions(park: bool = False) -> tuple[int, int, float, bool]:
+    """(RSS before, RSS after, seconds to open, alive) of our TCP server around ``N`` new idle sessions; with
+    ``park``, measured once the idle ones have been parked."""
+    socks: list[socket.socket] = []
+    env = {"MCP_TRIO_RUNTIME_PARK_IDLE_AFTER": str(PARK_AFTER)} if park else None
+    with pinned_self(load_core()), Children() as children:
+        proc, port = start_ours(children, server_core(), env)
+        try:
+            socks += open_sessions(port, WARM)
+            if park:
+                time.sleep(3 * PARK_AFTER + 1)  # the warm ones parked too: the baseline has no tasks of theirs
+            before = _settled_rss(proc.pid)
+            started = time.monotonic()
+            if park:  # sessions arriving over time, each batch parked before the next: the steady state
+                for _ in range(PARK_BATCHES):
+                    socks += open_sessions(port, N // PARK_BATCHES)
+                    time.sleep(3 * PARK_AFTER + 0.5)  # idle past the threshold, and a sweep after it
+            else:
+                socks += open_sessions(port, N)
+            took = time.monotonic() - started
+            after = _settled_rss(proc.pid)
+            alive = proc.poll() is None
+        finally:
+            for sock in socks:
+                sock.close()
+    return before, after, took, alive
 
 
 def _our_http_sessions() -> tuple[int, int]:

@@ -53,8 +53,9 @@ PEER_VENV: Final = BENCH_DIR / "venv"
 _EXTRAS: Final = ("uvloop", "httptools")
 
 
-def start_ours(children: Children, core: int) -> tuple[subprocess.Popen[bytes], int]:
-    """Our server on an ephemeral loopback port, via the real CLI; returns (process, port)."""
+def start_ours(children: Children, core: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """Our server on an ephemeral loopback port, via the real CLI (``env``: extra environment, e.g. config
+    keys); returns (process, port)."""
     proc = children.start(
         [
             sys.executable,
@@ -68,6 +69,7 @@ def start_ours(children: Children, core: int) -> tuple[subprocess.Popen[bytes], 
             "warning",
         ],
         core=core,
+        env={**os.environ, **env} if env else None,
     )
     assert proc.stderr is not None
     line = wait_for_line(proc.stderr, b"listening on tcp://", timeout=30)

@@ -41,6 +41,7 @@ from mcp_trio.runtime.shard import Shard, ShardStatistics
 from mcp_trio.runtime.watchdog import LoopWatchdog
 from mcp_trio.transports.hangups import HangupWatch
 from mcp_trio.transports.port import HostedSession, SessionHost
+from mcp_trio.transports.stream import StreamConnection
 from supervision import (
     ChildHandle,
     ChildSpec,
@@ -165,6 +166,8 @@ class Runtime:
             ChildSpec("load-monitor", self._monitor_load, shutdown=1.0),
             ChildSpec("hangup-watch", self.hangups.run, shutdown=1.0),
         ]
+        if self.config.park_idle_after is not None:
+            children.append(ChildSpec("parking", self._park_idle, shutdown=1.0))
         threshold = self.config.loop_lag_threshold
         if threshold is not None:
             self.watchdog = LoopWatchdog(threshold)
@@ -279,6 +282,8 @@ class Runtime:
     ) -> ChildHandle:
         connection = open_connection(connection_id, shard)
         handle = shard.connections.start_child_nowait(connection.run, value=connection)
+        if self.config.park_idle_after is not None and type(connection) is StreamConnection:
+            connection.park_enabled = True
         shard.connection_table[connection_id] = connection
         kind = type(connection).__name__
         shard.by_kind[kind] = shard.by_kind.get(kind, 0) + 1
@@ -288,7 +293,6 @@ class Runtime:
     def serve_stream(self, stream: trio.abc.Stream) -> ChildHandle:
         """Serve one newline-delimited JSON session over an already-open stream (an embedding app's own, or an
         in-memory stream in tests), as a connection child of its shard; returns the child's handle."""
-        from mcp_trio.transports.stream import StreamConnection
 
         host = self.host
         return self.spawn_connection(lambda cid, shard: StreamConnection(host, stream, shard, cid))
@@ -337,6 +341,19 @@ class Runtime:
             now = trio.current_time()
             for shard in self.shards:
                 await shard.expire_sessions(now)
+
+    async def _park_idle(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Park the connections idle past ``park_idle_after`` (``Shard.park_idle``), a shard at a time."""
+        after = self.config.park_idle_after
+        assert after is not None
+        task_status.started()
+        while True:
+            await trio.sleep(max(1.0, after / 2))
+            if not self.hangups.available:
+                continue
+            for shard in self.shards:
+                shard.park_idle(trio.current_time() - after)
+                await trio.lowlevel.checkpoint()  # the sweep of 100,000 connections is not one long stall
 
     # ------------------------------------------------------------------ observing
 

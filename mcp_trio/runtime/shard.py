@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from mcp_trio.transports.lean_socket import LeanSocketStream
 from mcp_trio.transports.port import HostedSession
+from mcp_trio.transports.stream import StreamConnection
 from supervision import ChildSpec, DynamicSupervisor, Strategy, Supervisor
 
 if TYPE_CHECKING:
@@ -89,6 +91,9 @@ class Shard:
         #: Open connections by framing class (``/health`` shows them by transport), kept as they open and close.
         self.by_kind: dict[str, int] = {}
         self.sessions: dict[str, HostedSession] = {}
+        #: Connections idle long enough to have given up their task (``RuntimeConfig.park_idle_after``), by id:
+        #: the runtime's readiness watcher gives them one again when input arrives.
+        self.parking_lot: dict[int, StreamConnection] = {}
         #: Connections and legacy sessions still owing their handshake, with its deadline (trio time).
         self.handshakes: dict[int | str, float] = {}
         #: Requests of this shard running as tasks (``Admission.admit_task``).
@@ -97,8 +102,12 @@ class Shard:
         # A sub-supervisor that cannot finish stopping (a child ignoring cancellation) is abandoned after a
         # grace period, so the shard's other children still get stopped.
         grace = 2 * shutdown_timeout + 1.0
+        # With parking on, a child that closes the parked connections comes first, so it stops last: a
+        # connection parked while the others stopped is still closed.
+        parking = runtime.config.park_idle_after is not None
         self.supervisor = Supervisor(
             [
+                *([ChildSpec("parked", self._own_parked, shutdown=grace)] if parking else []),
                 self.requests.child_spec("requests", shutdown=grace),
                 self.connections.child_spec("connections", shutdown=grace),
                 ChildSpec("sessions", self._own_sessions, shutdown=grace),
@@ -158,6 +167,47 @@ class Shard:
 
     # ------------------------------------------------------------------ sessions
 
+    # ------------------------------------------------------------------ parked connections
+
+    def park_idle(self, idle_before: float) -> int:
+        """Park the connections waiting for input since before ``idle_before``; returns how many were asked."""
+        asked = 0
+        for connection in self.connection_table.values():
+            if type(connection) is StreamConnection and connection.parkable(idle_before):
+                connection.park()
+                asked += 1
+        return asked
+
+    def parked(self, connection: StreamConnection) -> None:
+        """A connection's task ended to park it (called from that task): wake it on input or a close."""
+        hangups = self.runtime.hangups
+        if not hangups.available or connection.closed:
+            self._unpark(connection)
+            return
+        self.parking_lot[connection.id] = connection
+        hangups.watch(_descriptor(connection), lambda: self._unpark(connection), readable=True)
+
+    def _unpark(self, connection: StreamConnection) -> None:
+        """Give a parked connection a task again (input or a close arrived, or the watcher is going away)."""
+        self.parking_lot.pop(connection.id, None)
+        try:
+            self.connections.start_child_nowait(connection.run, value=connection)
+        except trio.ClosedResourceError:  # the shard is stopping: ``_own_parked`` closes what is left
+            self.parking_lot[connection.id] = connection
+
+    async def _own_parked(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Close the parked connections when the shard stops (they have no task the stop could cancel)."""
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                parked = list(self.parking_lot.values())
+                self.parking_lot.clear()
+                for connection in parked:
+                    self.runtime.hangups.unwatch(_descriptor(connection))
+                    await connection.close_parked()
+
     async def _own_sessions(self, *, task_status: trio.TaskStatus[None]) -> None:
         """Hold this shard's legacy sessions; when the shard stops (or restarts) they end with it."""
         task_status.started()
@@ -192,3 +242,10 @@ class Shard:
 
     def statistics(self) -> ShardStatistics:
         return ShardStatistics(self)
+
+
+def _descriptor(connection: StreamConnection) -> int:
+    """The socket of a parkable connection (``parkable`` checked that its stream is a ``LeanSocketStream``)."""
+    stream = connection.stream
+    assert isinstance(stream, LeanSocketStream)
+    return stream.socket.fileno()

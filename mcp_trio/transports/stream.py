@@ -30,8 +30,9 @@ WebSocket frames for lines: feeding, in-flight limits and refusal, the outbox an
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import trio
 
@@ -86,11 +87,14 @@ class StreamConnection:
         "flushing",
         "framer",
         "id",
+        "idle_since",
         "limits",
         "outbox",
+        "park_enabled",
         "place",
         "port",
         "stream",
+        "task",
     )
 
     def __init__(
@@ -113,6 +117,12 @@ class StreamConnection:
         self._drained: trio.Event | None = None
         self._held: Any = None  # a request waiting for a free in-flight slot (at most one)
         self._eof = False
+        #: Since when the connection's task has waited for input (``inf`` while it is busy): the runtime parks
+        #: connections idle for long (``park``), so an idle one holds no task.
+        self.idle_since = math.inf
+        #: Set by the runtime when it may park this connection; ``task`` is then the task running ``run``.
+        self.park_enabled = False
+        self.task: trio.lowlevel.Task | None = None
         self.port = port = host.open_session(self, place)
         port.limiter = place.limiter("connection", self._client)
         place.awaiting_handshake(connection_id)
@@ -175,9 +185,33 @@ class StreamConnection:
 
     # ------------------------------------------------------------------ reading
 
+    def parkable(self, idle_before: float) -> bool:
+        """Whether the connection has waited for input since before ``idle_before`` with nothing else to do, on a
+        socket a readiness watcher can watch: it can then give up its task (``park``) until input comes."""
+        return (
+            self.idle_since < idle_before
+            and _blocked(self.task)
+            and not self.closed
+            and not self.outbox
+            and self._held is None
+            and not self.framer.buffered
+            and type(self.stream) is LeanSocketStream
+            and self.port.ready
+            and not self.port.in_flight
+            and not self.port.waiting_on_client
+        )
+
+    def park(self) -> None:
+        """End the connection's task without ending the connection: its wait for input (where ``parkable`` saw
+        it blocked) is interrupted with ``_Parked``, ``run`` returns, and the runtime starts ``run`` again when
+        input (or a close) arrives. Nothing was read, so nothing is lost."""
+        _interrupt(self.task)
+
     async def run(self) -> None:
-        """Serve the connection until the peer leaves (the connection's child task)."""
+        """Serve the connection until the peer leaves (the connection's child task), or until it is parked."""
         limits = self.limits
+        if self.park_enabled:
+            self.task = trio.lowlevel.current_task()
         try:
             while True:
                 self._feed()
@@ -192,17 +226,26 @@ class StreamConnection:
                 if self._eof:
                     await self._drain_requests(limits.drain_timeout)
                     break
+                self.idle_since = trio.current_time()
                 try:
                     data = await self.stream.receive_some(limits.receive_size)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     break
+                except _Parked:  # ``park``: the task ends, the connection does not
+                    self.task = None
+                    self.place.parked(self)  # type: ignore[attr-defined]
+                    return
+                finally:
+                    self.idle_since = math.inf
                 if data:
                     self.framer.receive_data(bytes(data))
                 else:
                     self.framer.receive_data(b"")
                     self._eof = True
-        finally:
+        except BaseException:
             await self._close()
+            raise
+        await self._close()
 
     def _feed(self) -> None:
         """Process buffered messages until input runs out or a request must wait for a free slot."""
@@ -332,6 +375,10 @@ class StreamConnection:
             await self._drained.wait()
         await self.flush()
 
+    async def close_parked(self) -> None:
+        """Close a parked connection (its shard is stopping): what ``run`` does when it ends."""
+        await self._close()
+
     async def _close(self) -> None:
         with trio.CancelScope(shield=True):
             with trio.move_on_after(self.limits.close_timeout):
@@ -340,6 +387,28 @@ class StreamConnection:
             self.port.close()
             self.place.forget_connection(self.id)
             await self.stream.aclose()
+
+
+class _Parked(Exception):
+    """Raised in a connection's wait for input to park it (``StreamConnection.park``)."""
+
+
+def _raise_parked() -> NoReturn:
+    raise _Parked
+
+
+def _blocked(task: trio.lowlevel.Task | None) -> bool:
+    """Whether ``task`` is blocked in a wait (not about to run), so that ``_interrupt`` can end that wait. Trio
+    keeps this in private attributes; without them, nothing is ever parked."""
+    return task is not None and getattr(task, "_abort_func", None) is not None and hasattr(task, "_attempt_abort")
+
+
+def _interrupt(task: trio.lowlevel.Task | None) -> None:
+    """End ``task``'s wait with ``_Parked``, the way Trio delivers a cancellation or a ``KeyboardInterrupt`` to a
+    blocked task (its wait's abort function unregisters it, then the task is rescheduled with the exception);
+    a wait that cannot be aborted (a scheduler pass) finishes as it would, and the task carries on."""
+    if _blocked(task):
+        task._attempt_abort(_raise_parked)  # type: ignore[union-attr]
 
 
 def _describe(stream: trio.abc.Stream) -> str:
