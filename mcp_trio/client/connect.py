@@ -49,6 +49,7 @@ from mcp_trio.protocol.errors import RemoteError
 from mcp_trio.protocol.types import TASKS_EXTENSION, ClientCapabilities, DiscoverResult, Implementation
 from mcp_trio.protocol.versions import MODERN_VERSIONS
 from mcp_trio.transports.port import Outlet, SessionPort
+from mcp_trio.transports.lean_socket import LeanSocketStream
 from mcp_trio.transports.stream import StreamConnection
 from supervision import single_error
 
@@ -251,9 +252,13 @@ async def _open_framing(
             raise TimeoutError(f"the WebSocket upgrade at {target} took longer than {config.request_timeout:g}s")
     elif isinstance(target, str) and target.startswith("tcp://"):
         host, port = _host_port(target[len("tcp://") :])
-        stream = await trio.open_tcp_stream(host, port, local_address=config.local_address)
+        # The server's lean stream (the plain system calls first): trio's SocketStream wrappers cost more per
+        # message than the calls themselves. Trio's connect set TCP_NODELAY already.
+        opened = await trio.open_tcp_stream(host, port, local_address=config.local_address)
+        stream = LeanSocketStream(opened.socket)
     elif isinstance(target, str) and target.startswith("unix:"):
-        stream = await trio.open_unix_socket(target[len("unix:") :].removeprefix("//"))
+        opened = await trio.open_unix_socket(target[len("unix:") :].removeprefix("//"))
+        stream = LeanSocketStream(opened.socket)
     else:
         argv = shlex.split(target) if isinstance(target, str) else list(target)
         if not argv:
