@@ -48,8 +48,8 @@ from mcp_trio.protocol.client_session import ClientSession
 from mcp_trio.protocol.errors import RemoteError
 from mcp_trio.protocol.types import TASKS_EXTENSION, ClientCapabilities, DiscoverResult, Implementation
 from mcp_trio.protocol.versions import MODERN_VERSIONS
-from mcp_trio.transports.port import Outlet, SessionPort
 from mcp_trio.transports.lean_socket import LeanSocketStream
+from mcp_trio.transports.port import Outlet, SessionPort
 from mcp_trio.transports.stream import StreamConnection
 from supervision import single_error
 
