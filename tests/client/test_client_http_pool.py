@@ -18,6 +18,7 @@ import h11
 import pytest
 import trio
 import trio.testing
+from client_test_helpers import free_port, http_server_process
 
 from mcp_trio import Server
 from mcp_trio.client import Client, ClientConfig, open_client
@@ -89,31 +90,10 @@ uvicorn.run(starlette_app, host="127.0.0.1", port=int(sys.argv[2]), log_level="w
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def sdk_server(mode: str) -> AsyncIterator[str]:
+def sdk_server(mode: str) -> Any:
+    """The official SDK's server (``SDK_SERVER``) in ``mode``, on a port of its own; yields its URL."""
     port = free_port()
-    async with trio.open_nursery() as nursery:
-        process = await nursery.start(trio.run_process, [sys.executable, "-c", SDK_SERVER, mode, str(port)])
-        with trio.fail_after(30):
-            while True:
-                try:
-                    stream = await trio.open_tcp_stream("127.0.0.1", port)
-                except OSError:
-                    await trio.sleep(0.05)
-                    continue
-                await stream.aclose()
-                break
-        try:
-            yield f"http://127.0.0.1:{port}/mcp"
-        finally:
-            process.terminate()
-            nursery.cancel_scope.cancel()
+    return http_server_process([sys.executable, "-c", SDK_SERVER, mode, str(port)], port)
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
+from client_test_helpers import relay_bytes
 
 from mcp_trio.client import ClientConfig, open_client
 from mcp_trio.demo import build_demo_server
@@ -20,16 +21,6 @@ from mcp_trio.transports.websocket import WebSocketConfig
 RELAYED = ("127.0.0.1",)  # any port
 
 
-async def _pipe(source: trio.abc.Stream, sink: trio.abc.Stream) -> None:
-    try:
-        while data := await source.receive_some(65536):
-            await sink.send_all(data)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
-    finally:
-        await trio.aclose_forcefully(sink)
-
-
 @asynccontextmanager
 async def relay_to(port: int) -> AsyncIterator[tuple[int, list[str]]]:
     """A TCP relay on 127.0.0.1 to ``port``: its own port and the source address of every connection it took."""
@@ -39,8 +30,8 @@ async def relay_to(port: int) -> AsyncIterator[tuple[int, list[str]]]:
         peers.append(stream.socket.getpeername()[0])
         upstream = await trio.open_tcp_stream("127.0.0.1", port)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_pipe, stream, upstream)
-            nursery.start_soon(_pipe, upstream, stream)
+            nursery.start_soon(relay_bytes, stream, upstream)
+            nursery.start_soon(relay_bytes, upstream, stream)
 
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))

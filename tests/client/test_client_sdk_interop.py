@@ -3,15 +3,12 @@ era our client can choose: the SDK is the reference peer most servers are writte
 
 from __future__ import annotations
 
-import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
+from client_test_helpers import free_port, http_server_process
 
 from mcp_trio.client import Client, ClientConfig, open_client
 from mcp_trio.protocol.types import ElicitRequestParams, ElicitResult, TextContent
@@ -49,31 +46,9 @@ async def exercise(client: Client) -> None:
     await client.ping()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def sdk_http_server() -> AsyncIterator[str]:
+def sdk_http_server() -> Any:
     port = free_port()
-    async with trio.open_nursery() as nursery:
-        process = await nursery.start(trio.run_process, [sys.executable, SERVER, "http", str(port)])
-        with trio.fail_after(30):
-            while True:
-                try:
-                    stream = await trio.open_tcp_stream("127.0.0.1", port)
-                except OSError:
-                    await trio.sleep(0.05)
-                    continue
-                await stream.aclose()
-                break
-        try:
-            yield f"http://127.0.0.1:{port}/mcp"
-        finally:
-            process.terminate()
-            nursery.cancel_scope.cancel()
+    return http_server_process([sys.executable, SERVER, "http", str(port)], port)
 
 
 @pytest.mark.parametrize("era", ERAS)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import trio
+from client_test_helpers import relay_bytes
 
 from mcp_trio.client import ClientConfig, ConnectionClosed, open_client
 from mcp_trio.demo import build_demo_server
@@ -176,20 +177,11 @@ async def tls_in_front_of(port: int, certificate: Path, key: Path) -> AsyncItera
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certificate, key)
 
-    async def relay(source: trio.abc.Stream, sink: trio.abc.Stream) -> None:
-        try:
-            while data := await source.receive_some(65536):
-                await sink.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        finally:
-            await trio.aclose_forcefully(sink)
-
     async def handler(client: trio.SSLStream[trio.SocketStream]) -> None:
         backend = await trio.open_tcp_stream("127.0.0.1", port)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(relay, client, backend)
-            nursery.start_soon(relay, backend, client)
+            nursery.start_soon(relay_bytes, client, backend)
+            nursery.start_soon(relay_bytes, backend, client)
 
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(trio.serve_ssl_over_tcp, handler, 0, context)

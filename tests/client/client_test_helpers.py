@@ -1,0 +1,49 @@
+"""What several client tests need: a free loopback port, a server subprocess waited for until it listens, and a
+byte relay between two streams."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import trio
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def http_server_process(argv: Sequence[str], port: int) -> AsyncIterator[str]:
+    """Run ``argv`` (a server listening on ``port``) until the block ends; yields its ``/mcp`` URL once it
+    accepts connections."""
+    async with trio.open_nursery() as nursery:
+        process = await nursery.start(trio.run_process, list(argv))
+        with trio.fail_after(30):
+            while True:
+                try:
+                    stream = await trio.open_tcp_stream("127.0.0.1", port)
+                except OSError:
+                    await trio.sleep(0.05)
+                    continue
+                await stream.aclose()
+                break
+        try:
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            process.terminate()
+            nursery.cancel_scope.cancel()
+
+
+async def relay_bytes(source: trio.abc.Stream, sink: trio.abc.Stream) -> None:
+    """Copy ``source`` to ``sink`` until either ends, then close ``sink``."""
+    try:
+        while data := await source.receive_some(65536):
+            await sink.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        await trio.aclose_forcefully(sink)
