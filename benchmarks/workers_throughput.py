@@ -69,7 +69,7 @@ def main() -> None:
     latencies: dict[int, float] = {}
     for workers in (1, 2):
         with Children() as children:
-            server = start_serve(children, workers, ["tcp", "http"], log_level="warning")
+            server = start_serve(children, workers, ["tcp", "http"])  # at info: "ready (pid N)" unpins the workers
             cfg = _loadgen.Config(
                 wire="ndjson",
                 sessions=SESSIONS,
