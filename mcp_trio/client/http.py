@@ -13,10 +13,11 @@ notifications, server requests and finally the response) is handed to the driver
   more is sent.
 * **Legacy**: the ``Mcp-Session-Id`` minted by ``initialize`` goes on every later request, with the negotiated
   ``MCP-Protocol-Version``. A response stream that ends before its answer is resumed with a GET carrying
-  ``Last-Event-ID``, after the server's ``retry:`` delay, a bounded number of times. The standalone GET stream
-  (server notifications and requests outside any call) runs as one task when ``ClientConfig.standalone_stream``
-  is on; a 405 ends it quietly. Closing sends DELETE. A 404 for our session means the server ended it: the
-  session closes and its waiters fail.
+  ``Last-Event-ID``, after the server's ``retry:`` delay, a bounded number of times; the ended stream's connection
+  is released first, so the resume waits its turn like any caller (never for a slot its own call holds). The
+  standalone GET stream (server notifications and requests outside any call) runs as one task when
+  ``ClientConfig.standalone_stream`` is on; a 405 ends it quietly. Closing sends DELETE. A 404 for our session
+  means the server ended it: the session closes and its waiters fail.
 * Connections are pooled: at most ``max_connections`` per client; callers beyond that wait in arrival order and
   each released connection (or the slot of a closed one) goes to the longest waiting one, so no caller starves
   while newcomers take the idle connections. A connection goes back to the pool only when both h11 sides are
@@ -290,35 +291,41 @@ class HttpOutlet:
         retried_connection = retried_auth = False
         connection = await self._acquire()
         reusable = False
+        resume: SseParser | None = None
         try:
-            while True:
-                sent = headers if self.auth is None else [*headers, *await self.auth.headers()]
-                try:
-                    response = await self._request(connection, method, sent, body)
-                except HttpConnectionError as error:
-                    if retried_connection or not (safe or isinstance(error, _NotSent)):
-                        raise
-                    retried_connection = True
-                    connection = await self._renew(connection)
-                    continue
-                status = response.status_code
-                # Closing (DELETE) never starts an authorization: the session is ending anyway.
-                if status in (401, 403) and self.auth is not None and not retried_auth and method != b"DELETE":
-                    await self._body(connection)
-                    if await self.auth.unauthorized(status, _header_map(response), self.url):
-                        retried_auth = True
-                        if not _recycle(connection):
-                            connection = await self._renew(connection)
-                        continue  # new credentials: once more
-                    reusable = True
-                    await self._deliver_failure_now(status, origin)
-                    return
-                reusable = await self._read(connection, response, origin, method)
-                return
+            try:
+                while True:
+                    sent = headers if self.auth is None else [*headers, *await self.auth.headers()]
+                    try:
+                        response = await self._request(connection, method, sent, body)
+                    except HttpConnectionError as error:
+                        if retried_connection or not (safe or isinstance(error, _NotSent)):
+                            raise
+                        retried_connection = True
+                        connection = await self._renew(connection)
+                        continue
+                    status = response.status_code
+                    # Closing (DELETE) never starts an authorization: the session is ending anyway.
+                    if status in (401, 403) and self.auth is not None and not retried_auth and method != b"DELETE":
+                        await self._body(connection)
+                        if await self.auth.unauthorized(status, _header_map(response), self.url):
+                            retried_auth = True
+                            if not _recycle(connection):
+                                connection = await self._renew(connection)
+                            continue  # new credentials: once more
+                        reusable = True
+                        await self._deliver_failure_now(status, origin)
+                        return
+                    reusable, resume = await self._read(connection, response, origin, method)
+                    break
+            finally:
+                await self._release(connection, reusable)
+            if resume is not None and origin is not None:
+                # Only now, the dead stream's slot given back: a resume waiting for a connection while its call held
+                # one could wait forever once every slot was held that way.
+                await self._resume(origin, resume)
         except h11.RemoteProtocolError as error:
             raise HttpConnectionError(f"the server broke HTTP/1.1: {error}") from error
-        finally:
-            await self._release(connection, reusable)
 
     async def _request(
         self, connection: _Connection, method: bytes, headers: list[tuple[bytes, bytes]], body: bytes
@@ -341,8 +348,9 @@ class HttpOutlet:
 
     async def _read(
         self, connection: _Connection, response: h11.Response, origin: RequestId | None, method: bytes
-    ) -> bool:
-        """Hand the response's messages to the driver; whether the connection can be reused."""
+    ) -> tuple[bool, SseParser | None]:
+        """Hand the response's messages to the driver; whether the connection can be reused, and the parser of a
+        legacy stream that ended before its answer (resumed by the caller once the connection is released)."""
         status = response.status_code
         headers = _header_map(response)
         session_id = headers.get(MCP_SESSION_ID)
@@ -354,19 +362,19 @@ class HttpOutlet:
         if status == 200 and content_type == "text/event-stream":
             parser = SseParser(self.config.max_message_size)
             answered = await self._events(connection, origin, parser)
-            if not answered and origin is not None and not self.driver.session.modern:
-                await self._resume(origin, parser)
-            return False  # the server ends a stream by closing or with the last chunk; never reused mid-stream
+            resume = not answered and origin is not None and not self.driver.session.modern
+            # The server ends a stream by closing or with the last chunk: the connection is never reused mid-stream.
+            return False, parser if resume else None
         body = await self._body(connection)
         if method == b"DELETE" or (origin is None and 200 <= status < 300):
-            return True
+            return True, None
         if 200 <= status < 300 and content_type == "application/json":
             self._deliver_body(body, origin)
-            return True
+            return True, None
         if status == 202 and origin is None:
-            return True
+            return True, None
         self._deliver_failure(status, body, origin)
-        return True
+        return True, None
 
     def _deliver_body(self, body: bytes, origin: RequestId | None) -> None:
         try:
