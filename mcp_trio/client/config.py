@@ -42,7 +42,8 @@ class ClientConfig:
         close_timeout: seconds closing may take to write what is queued.
         terminate_timeout: stdio: seconds a server subprocess has to exit after its stdin closes, and again
             after SIGTERM, before it is killed.
-        max_connections: HTTP: connections one client keeps open to its server at most (requests beyond wait).
+        max_connections: HTTP: connections one client keeps open to its server for requests at most (requests
+            beyond wait); the legacy standalone stream has a connection of its own besides.
         max_head_bytes: HTTP: largest response head accepted, in bytes.
         max_resumes: HTTP, legacy: how often a broken response stream is resumed (``Last-Event-ID``), and how
             many failed reconnections in a row end the standalone stream.

@@ -16,8 +16,8 @@ notifications, server requests and finally the response) is handed to the driver
   ``Last-Event-ID``, after the server's ``retry:`` delay, a bounded number of times; the ended stream's connection
   is released first, so the resume waits its turn like any caller (never for a slot its own call holds). The
   standalone GET stream (server notifications and requests outside any call) runs as one task when
-  ``ClientConfig.standalone_stream`` is on; a 405 ends it quietly. Closing sends DELETE. A 404 for our session
-  means the server ended it: the session closes and its waiters fail.
+  ``ClientConfig.standalone_stream`` is on, on a connection of its own outside the pool; a 405 ends it quietly.
+  Closing sends DELETE. A 404 for our session means the server ended it: the session closes and its waiters fail.
 * Connections are pooled: at most ``max_connections`` per client; callers beyond that wait in arrival order and
   each released connection (or the slot of a closed one) goes to the longest waiting one, so no caller starves
   while newcomers take the idle connections. A connection goes back to the pool only when both h11 sides are
@@ -472,7 +472,9 @@ class HttpOutlet:
         try:
             while not self._closed and not self.driver.closed and failures < self.config.max_resumes:
                 try:
-                    connection = await self._acquire()
+                    # A connection of its own, outside the pool: a stream that lasts the whole session must not
+                    # hold one of the request slots (with max_connections=1 no request could ever be sent).
+                    connection = await self._connect()
                 except OSError:
                     return
                 try:
@@ -488,7 +490,7 @@ class HttpOutlet:
                 except _GONE:
                     failures += 1
                 finally:
-                    await self._release(connection, False)
+                    await _close(connection)
                 await trio.sleep((parser.retry_ms if parser.retry_ms is not None else 1000) / 1000)
         finally:
             if not started:

@@ -137,7 +137,7 @@ async def _read_request(stream: trio.SocketStream, h: h11.Connection) -> tuple[h
 async def test_calls_whose_streams_all_end_early_at_once_resume_without_deadlocking_the_pool(
     nursery: trio.Nursery, standalone: bool, extra: int
 ) -> None:
-    slots = MAX_CONNECTIONS - int(standalone)  # the standalone stream holds one for good
+    slots = MAX_CONNECTIONS  # the standalone stream has a connection of its own, outside the pool
     calls = slots + extra
     server = ResumingServer(wave=slots)
     listeners = await nursery.start(functools.partial(trio.serve_tcp, server.handle, 0, host="127.0.0.1"))
@@ -160,6 +160,26 @@ async def test_calls_whose_streams_all_end_early_at_once_resume_without_deadlock
         assert answers == {index: str(index) for index in range(calls)}
         assert sorted(server.calls) == [str(index) for index in range(calls)]  # each call sent exactly once
         assert len(server.resumed) == calls  # and each resumed once, by its priming event's id
-        assert server.peak <= MAX_CONNECTIONS
+        assert server.peak <= MAX_CONNECTIONS + int(standalone)
         assert not outlet._queue
-        assert outlet._open == len(outlet._idle) + int(standalone)  # no slot leaked: the standalone stream holds one
+        assert outlet._open == len(outlet._idle)  # no slot leaked (the standalone stream holds none)
+
+
+async def test_one_request_connection_and_the_standalone_stream_do_not_starve_each_other(nursery: trio.Nursery) -> None:
+    server = ResumingServer(wave=1)
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, server.handle, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    config = ClientConfig(era="legacy", standalone_stream=True, max_connections=1)
+    async with open_client(f"http://127.0.0.1:{port}/mcp", config=config) as client:
+        answers: list[str] = []
+
+        async def call(index: int) -> None:
+            block = (await client.call_tool("echo", {"text": str(index)})).content[0]
+            assert isinstance(block, TextContent)
+            answers.append(block.text)
+
+        with trio.fail_after(3):  # the standalone stream used to hold the only slot: every call waited forever
+            async with trio.open_nursery() as running:
+                for index in range(3):
+                    running.start_soon(call, index)
+        assert sorted(answers) == ["0", "1", "2"]
