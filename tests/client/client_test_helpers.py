@@ -1,5 +1,5 @@
-"""What several client tests need: a free loopback port, a server subprocess waited for until it listens, and a
-byte relay between two streams."""
+"""What several client tests need: a free loopback port, a server subprocess waited for until it listens, a byte
+relay between two streams, and the request reading of a raw h11 test server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import h11
 import trio
 
 
@@ -47,3 +48,21 @@ async def relay_bytes(source: trio.abc.Stream, sink: trio.abc.Stream) -> None:
         pass
     finally:
         await trio.aclose_forcefully(sink)
+
+
+async def read_request(stream: trio.SocketStream, h: h11.Connection) -> tuple[h11.Request | None, bytes]:
+    """One request of a raw h11 server: its head and whole body; ``(None, b"")`` when the client closed."""
+    request: h11.Request | None = None
+    body = b""
+    while True:
+        event = h.next_event()
+        if event is h11.NEED_DATA:
+            h.receive_data(await stream.receive_some(65536))
+        elif isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            return request, body
+        elif isinstance(event, h11.ConnectionClosed):
+            return None, b""

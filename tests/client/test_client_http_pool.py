@@ -18,7 +18,7 @@ import h11
 import pytest
 import trio
 import trio.testing
-from client_test_helpers import free_port, http_server_process
+from client_test_helpers import free_port, http_server_process, read_request
 
 from mcp_trio import Server
 from mcp_trio.client import Client, ClientConfig, open_client
@@ -209,7 +209,7 @@ class RawServer:
     async def _serve(self, stream: trio.SocketStream) -> None:
         h = h11.Connection(h11.SERVER)
         while True:
-            request, body = await _read_request(stream, h)
+            request, body = await read_request(stream, h)
             if request is None:
                 return
             status, answer = await self._answer(request, body)
@@ -262,23 +262,6 @@ class RawServer:
         else:
             result = {}
         return 200, json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode()
-
-
-async def _read_request(stream: trio.SocketStream, h: h11.Connection) -> tuple[h11.Request | None, bytes]:
-    request: h11.Request | None = None
-    body = b""
-    while True:
-        event = h.next_event()
-        if event is h11.NEED_DATA:
-            h.receive_data(await stream.receive_some(65536))
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return request, body
-        elif isinstance(event, h11.ConnectionClosed):
-            return None, b""
 
 
 @asynccontextmanager

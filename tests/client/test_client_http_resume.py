@@ -12,6 +12,7 @@ from typing import Any
 import h11
 import pytest
 import trio
+from client_test_helpers import read_request
 
 from mcp_trio.client import ClientConfig, open_client
 from mcp_trio.client.http import HttpOutlet
@@ -49,7 +50,7 @@ class ResumingServer:
     async def _serve(self, stream: trio.SocketStream) -> None:
         h = h11.Connection(h11.SERVER)
         while True:
-            request, body = await _read_request(stream, h)
+            request, body = await read_request(stream, h)
             if request is None:
                 return
             headers = dict(request.headers)
@@ -113,23 +114,6 @@ async def _send_json(
     out = h.send(h11.Response(status_code=status, headers=headers)) or b""
     out += (h.send(h11.Data(data=body)) if body else b"") or b""
     await stream.send_all(out + (h.send(h11.EndOfMessage()) or b""))
-
-
-async def _read_request(stream: trio.SocketStream, h: h11.Connection) -> tuple[h11.Request | None, bytes]:
-    request: h11.Request | None = None
-    body = b""
-    while True:
-        event = h.next_event()
-        if event is h11.NEED_DATA:
-            h.receive_data(await stream.receive_some(65536))
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return request, body
-        elif isinstance(event, h11.ConnectionClosed):
-            return None, b""
 
 
 @pytest.mark.parametrize("standalone", [False, True], ids=["calls", "with-standalone-stream"])
