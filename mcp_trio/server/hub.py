@@ -19,6 +19,7 @@ from typing import Final, Protocol
 import trio
 
 from mcp_trio.protocol.types import SubscriptionFilter
+from mcp_trio.transports import wakeup
 
 __all__ = ["Subscriber", "NotificationHub", "SubscriptionBus", "TOOLS", "PROMPTS", "RESOURCES"]
 
@@ -73,23 +74,14 @@ class Subscriber:
             self.wake()
 
     def _release(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            trio.lowlevel.reschedule(waiter)
+        wakeup.wake(self)  # the module's, not ``self.wake`` (the callback of a subscriber that flushes itself)
 
     async def wait(self) -> None:
         """Wait until something is pending or the subscriber is closed (a checkpoint either way)."""
         if self.pending or self.closed:
             await trio.lowlevel.checkpoint()
             return
-        self._waiter = trio.lowlevel.current_task()
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            self._waiter = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        await wakeup.park(self)
 
 
 class SubscriptionBus(Protocol):

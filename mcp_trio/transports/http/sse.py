@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import trio
 
+from mcp_trio.transports.wakeup import park, wake
+
 __all__ = ["ResponseStream", "sse_frame", "retry_frame", "KEEPALIVE_FRAME"]
 
 KEEPALIVE_FRAME = b": keep-alive\n\n"
@@ -79,10 +81,7 @@ class ResponseStream:
         return bool(self._frames)
 
     def _notify(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            trio.lowlevel.reschedule(waiter)
+        wake(self)
 
     def post(self, frame: bytes) -> None:
         """Queue a frame (never blocks; dropped when the stream is not live)."""
@@ -138,13 +137,7 @@ class ResponseStream:
         if self._frames or self.ended or self.detached:
             await trio.lowlevel.checkpoint()
             return
-        self._waiter = trio.lowlevel.current_task()
-
-        def abort(_: object) -> trio.lowlevel.Abort:
-            self._waiter = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        await park(self)
 
     def take(self) -> bytes:
         """Everything queued, as one write."""
