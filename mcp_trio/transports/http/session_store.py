@@ -133,7 +133,8 @@ class DirectorySessionStore:
     def _read(self, path: str) -> bytes | None:
         try:
             with open(path, "rb") as file:
-                if os.fstat(file.fileno()).st_mtime + self._ttl <= _wall_clock():
+                # File times are wall-clock times (processes share them; Trio's clock is per run).
+                if os.fstat(file.fileno()).st_mtime + self._ttl <= time.time():
                     os.unlink(path)
                     return None
                 return file.read()
@@ -151,8 +152,3 @@ class DirectorySessionStore:
 def _unlink_quietly(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-
-
-def _wall_clock() -> float:
-    """File times are wall-clock times (processes share them; Trio's clock is per run)."""
-    return time.time()
