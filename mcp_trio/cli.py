@@ -172,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--processes", type=int, default=1, help="load-generator processes (default 1)")
     soak.add_argument("--workers", type=int, default=1, help="our server's --workers")
     soak.add_argument("--era", choices=["auto", "modern", "legacy"], default="auto")
+    soak.add_argument(
+        "--engine",
+        choices=["auto", "lean", "client"],
+        default="auto",
+        help="load engine: lean (one event loop per process; tcp:// and unix: targets), client (an open_client "
+        "session each; any target); auto: lean where it applies",
+    )
     soak.add_argument("--sla", default="", help="gates, e.g. p95=150ms,p99=300ms,errors=0.1%%,rss_growth=25%%")
     soak.add_argument("--report", default=None, metavar="FILE", help="write the JSON report here")
     soak.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML report with charts")
@@ -694,6 +701,7 @@ def _soak_command(args: argparse.Namespace) -> int:
                 allow_remote=args.allow_remote,
                 admin=admin,
                 source_addresses=args.source_addresses,
+                engine=args.engine,
                 progress=make_progress(args.progress, _say),
                 emit=_say,
             )

@@ -22,115 +22,47 @@ import json
 import math
 import sys
 import time
-from typing import Any, Final
+from typing import Any
 
 import trio
-from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 from mcp_trio.client import ClientConfig, ConnectionClosed, RequestTimeout, open_client
 from mcp_trio.protocol.errors import RemoteError
+from soak.lean import run_lean
+from soak.plan import CALL_TIMEOUT, LATE, OPEN_CONCURRENCY, session_plan
+from soak.scenarios import operation
+from soak.tally import Tally, remote_error_kind
 
 __all__ = ["main"]
-
-LATE: Final = 0.010
-MAX_MICROS: Final = 120_000_000
-OPEN_CONCURRENCY: Final = 100
-
-
-async def _echo(client: Any) -> Any:
-    return await client.call_tool("echo", {"text": "soak"}, timeout=30)
-
-
-async def _slow(client: Any) -> Any:
-    return await client.call_tool("sleep", {"seconds": 0.05}, timeout=30)
-
-
-async def _read(client: Any) -> Any:
-    return await client.read_resource("demo://counter", timeout=30)
-
-
-async def _prompt(client: Any) -> Any:
-    return await client.get_prompt("summarize", {"text": "soak"}, timeout=30)
-
-
-async def _list(client: Any) -> Any:
-    return await client.list_tools_page(timeout=30)
-
-
-#: The ``mix`` scenario's cycle of 20 operations against the demo server: half cheap calls, a slow tool, reads,
-#: prompts and listings.
-_MIX: Final = (*[_echo] * 10, _slow, _slow, _read, _read, _read, _prompt, _prompt, _prompt, _list, _list)
-
-
-def _histogram() -> HdrHistogram:
-    return HdrHistogram(1, MAX_MICROS, 3)
 
 
 class Generator:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.second = _histogram()
-        self.total = _histogram()
-        # From when each call actually went out: the server's share alone, apart from any lag of this generator
-        # (which the latency from the intended time includes, as it must for an open-loop figure).
-        self.service_second = _histogram()
-        self.service_total = _histogram()
-        self.counts: dict[str, Any] = self._fresh()
-        self.opened = 0
-        self.open = 0  # sessions open now (``opened`` counts every one that ever opened)
-        self.turn = 0  # the mix's position (a fixed cycle: runs are reproducible)
-        self.answered_pings = 0
+        self.tally = Tally()
+        self.turn = 0  # the mix's position
         self.open_seconds = 0.0
         self.current_second = 0  # the second being counted (1: the first after the common start)
 
-    @staticmethod
-    def _fresh() -> dict[str, Any]:
-        return {
-            "sent": 0,
-            "ok": 0,
-            "late": 0,
-            "unsent": 0,
-            "errors": {},
-            "open_failed": 0,
-            "lost": 0,
-            "session_errors": {},
-        }
-
-    def record(self, latency: float, error: str | None, service: float | None = None) -> None:
-        micros = max(1, min(MAX_MICROS, int(latency * 1e6)))
-        if error is None:
-            self.counts["ok"] += 1
-            self.second.record_value(micros)
-            self.total.record_value(micros)
-            service_micros = micros if service is None else max(1, min(MAX_MICROS, int(service * 1e6)))
-            self.service_second.record_value(service_micros)
-            self.service_total.record_value(service_micros)
-        else:
-            errors = self.counts["errors"]
-            errors[error] = errors.get(error, 0) + 1
-
     async def call(self, client: Any, intended: float) -> None:
-        tool = self.config["tool"]
+        tally = self.tally
         error: str | None = None
-        self.counts["sent"] += 1
+        tally.counts["sent"] += 1
+        self.turn += 1
+        method, params = operation(self.config["tool"], self.turn)
         sent_at = trio.current_time()
         try:
-            if tool == "mix":
-                self.turn += 1
-                result = await _MIX[self.turn % len(_MIX)](client)
-            else:
-                result = await client.call_tool(tool, {"text": "soak"} if tool == "echo" else {}, timeout=30)
+            result = await client.request(method, params, timeout=CALL_TIMEOUT)
             if getattr(result, "is_error", False) is True:
                 error = "tool_error"
         except RemoteError as exc:
-            reason = exc.data.get("reason") if exc.code == -32000 and isinstance(exc.data, dict) else None
-            error = f"refused:{reason}" if reason else f"error:{exc.code}"
+            error = remote_error_kind(exc)
         except RequestTimeout:
             error = "timeout"
         except (ConnectionClosed, OSError, trio.BrokenResourceError, trio.ClosedResourceError):
             error = "closed"
         now = trio.current_time()
-        self.record(now - intended, error, now - sent_at)
+        tally.record(now - intended, error, now - sent_at)
 
     async def paced(self, client: Any, rate: float, begin: float, until: float, window: int = 0) -> None:
         """Open loop: one call every 1/rate seconds from ``begin`` (the schedule, not when the session got there:
@@ -161,94 +93,65 @@ class Generator:
                         await places.acquire()
                         acquired = True
                     if not acquired:  # the window stayed full to the end of the phase
-                        self.counts["unsent"] += math.ceil((until - intended) / interval)
+                        self.tally.counts["unsent"] += math.ceil((until - intended) / interval)
                         break
                 if trio.current_time() - intended > LATE:
-                    self.counts["late"] += 1
+                    self.tally.counts["late"] += 1
                 if places is None:
                     nursery.start_soon(self.call, client, intended)
                 else:
                     nursery.start_soon(windowed, intended)
                 intended += interval
 
-    async def closed_loop(self, client: Any, until: float) -> None:
+    async def closed_loop(self, client: Any, until: float, depth: int) -> None:
         async def one() -> None:
             while trio.current_time() < until:
                 await self.call(client, trio.current_time())
 
         async with trio.open_nursery() as nursery:
-            for _ in range(self.config["depth"]):
+            for _ in range(depth):
                 nursery.start_soon(one)
 
     async def session(self, index: int, start: float, gate: trio.Semaphore) -> None:
         cfg = self.config
-        sessions, ramp = cfg["sessions"], cfg["ramp"]
-        opens = start + (ramp * index / sessions if ramp else 0.0)
-        await trio.sleep_until(opens)
+        plan = session_plan(cfg, index, start)
+        await trio.sleep_until(plan.opens)
         await gate.acquire()  # at most OPEN_CONCURRENCY handshakes at once
         released = False
         sources = cfg.get("source_addresses") or [None]
         local = sources[(cfg.get("first_index", 0) + index) % len(sources)]
-        config = ClientConfig(era=cfg["era"], request_timeout=30, local_address=local)
+        config = ClientConfig(era=cfg["era"], request_timeout=CALL_TIMEOUT, local_address=local)
         try:
             async with open_client(cfg["target"], config=config) as client:
                 gate.release()
                 released = True
-                self.opened += 1
-                self.open += 1
+                self.tally.opened += 1
+                self.tally.open += 1
                 try:
-                    await self._drive(client, index, start, opens)
+                    for phase in plan.phases:
+                        if phase.rate:
+                            await self.paced(client, phase.rate, phase.begin, phase.until, phase.window)
+                        else:
+                            await self.closed_loop(client, phase.until, phase.window)
+                    if plan.ping_at is not None:
+                        await trio.sleep_until(plan.ping_at)
+                        await client.ping(timeout=CALL_TIMEOUT)
+                        self.tally.answered_pings += 1
                 finally:
-                    self.open -= 1
+                    self.tally.open -= 1
         except Exception as exc:  # noqa: BLE001
             # Counted by kind, never fatal: one session the server refused, dropped or closed mid-handshake must not
             # end the other sessions' run (a generator that dies takes its share of the figures with it).
-            phase = "lost" if released else "open_failed"
-            self.counts[phase] += 1
-            kinds = self.counts["session_errors"]
-            kind = f"{phase}:{type(exc).__name__}"
-            kinds[kind] = kinds.get(kind, 0) + 1
+            self.tally.session_failed(released, type(exc).__name__)
         finally:
             if not released:
                 gate.release()
-
-    async def _drive(self, client: Any, index: int, start: float, opens: float) -> None:
-        cfg = self.config
-        sessions, ramp, rate = cfg["sessions"], cfg["ramp"], cfg["rate"]
-        warm_end = start + cfg["warmup"]
-        hold_end = start + cfg["warmup"] + ramp + cfg["duration"]
-        closes = hold_end + (ramp * (sessions - index) / sessions if ramp else 0.0)
-        end = closes + cfg["cooldown"]
-        if cfg["scenario"] == "idle":
-            await trio.sleep_until(hold_end)
-            await client.ping(timeout=30)
-            self.answered_pings += 1
-        elif cfg["scenario"] == "bomb":
-            await self.paced(client, rate, opens, warm_end)
-            if cfg.get("bomb_rate"):
-                await self.paced(client, cfg["bomb_rate"], warm_end, hold_end, window=cfg["depth"])
-            else:
-                await self.closed_loop(client, hold_end)
-            # Due from the end of bombing: calls due while this session's bombing calls drain are sent late and
-            # their latency shows it (the recovery is measured from there).
-            await self.paced(client, rate, hold_end, end)
-        else:
-            await self.paced(client, rate, opens, closes)
 
     async def report_forever(self, start: float) -> None:
         while True:
             self.current_second += 1
             await trio.sleep_until(start + self.current_second)
-            self.emit({"second": self.current_second})
-
-    def emit(self, extra: dict[str, Any]) -> None:
-        line = {**extra, **self.counts, "opened": self.opened, "open": self.open, "hist": _encode(self.second)}
-        line["shist"] = _encode(self.service_second)
-        self.second = _histogram()
-        self.service_second = _histogram()
-        self.counts = self._fresh()
-        sys.stdout.write(json.dumps(line) + "\n")
-        sys.stdout.flush()
+            self.tally.emit({"second": self.current_second})
 
     async def run(self) -> None:
         cfg = self.config
@@ -262,26 +165,15 @@ class Generator:
                     nursery.start_soon(self.session, index, start, gate)
             self.open_seconds = trio.current_time() - opened_at
             reporting.cancel_scope.cancel()
-        # The last, partial second is a second like the others (the runner merges it with the other processes').
-        last = max(1, self.current_second)
-        self.emit(
-            {
-                "final": True,
-                "second": last,
-                "total_hist": _encode(self.total),
-                "total_shist": _encode(self.service_total),
-                "answered_pings": self.answered_pings,
-            }
-        )
-
-
-def _encode(histogram: HdrHistogram) -> str:
-    """The histogram in HDR's own compressed, base64 form (``decode_and_add`` reads it back)."""
-    return bytes(histogram.encode()).decode("ascii")
+        self.tally.emit_final(max(1, self.current_second))
 
 
 def main() -> None:
-    trio.run(Generator(json.loads(sys.argv[1])).run)
+    config = json.loads(sys.argv[1])
+    if config.get("engine") == "lean":
+        run_lean(config)
+    else:
+        trio.run(Generator(config).run)
 
 
 if __name__ == "__main__":

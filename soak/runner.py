@@ -69,6 +69,10 @@ class SoakReport:
         return {**attrs.asdict(self), "passed": self.passed}
 
 
+def _lean_target(target: str) -> bool:
+    return target.startswith(("tcp://", "unix:"))
+
+
 def _loopback(target: str) -> bool:
     if "://" in target:
         host = urlsplit(target).hostname or ""
@@ -216,6 +220,7 @@ async def run_soak(
     allow_remote: bool = False,
     admin: str | None = None,
     source_addresses: int | None = None,
+    engine: str = "auto",
     progress: Progress | None = None,
     emit: Callable[[str], None] = print,
 ) -> SoakReport:
@@ -226,6 +231,8 @@ async def run_soak(
             is read before and after (ours, started here, always has one).
         source_addresses: how many 127.0.0.x addresses the sessions come from (``None``:
             ``default_source_addresses``; 1: no binding).
+        engine: ``lean`` (``soak.lean``: one event loop per generator process, ``tcp://`` and ``unix:`` targets
+            only), ``client`` (an ``open_client`` session each, any target) or ``auto`` (lean where it applies).
         progress: shown once a second (``soak.progress``); ``None`` shows nothing.
 
     Raises:
@@ -234,6 +241,10 @@ async def run_soak(
     """
     if target is not None and not allow_remote and not _loopback(target):
         raise ValueError(f"{target} is not a loopback target: pass --allow-remote to load another machine")
+    if engine not in ("auto", "lean", "client"):
+        raise ValueError(f"engine must be auto, lean or client, not {engine!r}")
+    if engine == "lean" and target is not None and not _lean_target(target):
+        raise ValueError(f"the lean engine takes tcp:// and unix: targets, not {target}: use --engine client")
     count = source_addresses if source_addresses is not None else default_source_addresses(scenario.sessions, target)
     sources = _sources(count, target)
     before: dict[str, Any] | None = None
@@ -246,11 +257,14 @@ async def run_soak(
         pids = list(target_pids or [])
         if target is None:
             server, target, pids, admin = await _start_ours(workers, emit)
+        if engine == "auto":
+            engine = "lean" if _lean_target(target) else "client"
         report = SoakReport(attrs.asdict(scenario), target)
         report.run = {
             "processes": max(1, min(processes, scenario.sessions)),
             "workers": workers if server is not None else None,
             "era": era,
+            "engine": engine,
             "source_addresses": sources or None,
             "admin": admin,
             "started": round(time.time(), 3),
@@ -259,7 +273,7 @@ async def run_soak(
             if before is None:
                 before = await _health(admin)
             start_memory = _memory_snapshot(before)
-            await _run(scenario, target, pids, processes, era, sources, report, progress)
+            await _run(scenario, target, pids, processes, era, engine, sources, report, progress)
             if before is not None:
                 await trio.sleep(1.0)  # the last sessions' connections finish closing
                 after = await _health(admin)
@@ -295,6 +309,7 @@ async def _run(
     pids: list[int],
     processes: int,
     era: str,
+    engine: str,
     sources: list[str],
     report: SoakReport,
     progress: Progress | None,
@@ -315,7 +330,7 @@ async def _run(
 
     async def generator(share: int, first_index: int) -> None:
         config = {**attrs.asdict(scenario), "scenario": scenario.name, "sessions": share, "target": target}
-        config.update(start_at=start_at, era=era, source_addresses=sources, first_index=first_index)
+        config.update(start_at=start_at, era=era, engine=engine, source_addresses=sources, first_index=first_index)
         process = await trio.lowlevel.open_process(
             [sys.executable, "-m", "soak.generator", json.dumps(config)], stdout=subprocess.PIPE
         )

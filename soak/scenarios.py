@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import attrs
 
-__all__ = ["Scenario", "SCENARIOS", "parse_sla", "SlaGate"]
+__all__ = ["MIX", "Scenario", "SCENARIOS", "parse_sla", "SlaGate", "operation"]
 
 
 @attrs.frozen
@@ -52,6 +52,41 @@ SCENARIOS: Final = {
     "idle": Scenario("idle", sessions=1000, duration=60),
     "mix": Scenario("mix", sessions=50, rate=20, duration=300, tool="mix"),
 }
+
+
+Operation = tuple[str, dict[str, Any]]
+
+_ECHO: Final[Operation] = ("tools/call", {"name": "echo", "arguments": {"text": "soak"}})
+_SLOW: Final[Operation] = ("tools/call", {"name": "sleep", "arguments": {"seconds": 0.05}})
+_READ: Final[Operation] = ("resources/read", {"uri": "demo://counter"})
+_PROMPT: Final[Operation] = ("prompts/get", {"name": "summarize", "arguments": {"text": "soak"}})
+_LIST: Final[Operation] = ("tools/list", {})
+
+#: The ``mix`` scenario's cycle of 20 requests against the demo server: half cheap calls, a slow tool, reads,
+#: prompts and listings (a fixed cycle: runs are reproducible).
+MIX: Final[tuple[Operation, ...]] = (
+    *[_ECHO] * 10,
+    _SLOW,
+    _SLOW,
+    _READ,
+    _READ,
+    _READ,
+    _PROMPT,
+    _PROMPT,
+    _PROMPT,
+    _LIST,
+    _LIST,
+)
+
+
+def operation(tool: str, turn: int) -> Operation:
+    """The request (method, params) a session sends for its ``turn``-th call: ``tool`` with ``echo``'s argument
+    (or none), or the mix's cycle when ``tool`` is ``mix``. Both engines send exactly these."""
+    if tool == "mix":
+        return MIX[turn % len(MIX)]
+    if tool == "echo":
+        return _ECHO
+    return ("tools/call", {"name": tool, "arguments": {}})
 
 
 @attrs.frozen

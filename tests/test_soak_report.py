@@ -309,7 +309,7 @@ def test_an_external_mcp_trio_server_is_snapshotted_through_its_admin_endpoint(t
 
 async def test_a_bomb_window_holds_sends_back_and_counts_what_never_went(autojump_clock: object) -> None:
     class SlowClient:
-        async def call_tool(self, name: str, arguments: dict[str, str], **options: float) -> object:
+        async def request(self, method: str, params: dict[str, object], **options: float) -> object:
             await trio.sleep(0.25)
             return object()
 
@@ -317,12 +317,12 @@ async def test_a_bomb_window_holds_sends_back_and_counts_what_never_went(autojum
     begin = math.ceil(trio.current_time()) + 1.0
     # 64 calls due in one second, at most 4 unanswered, each answered after 0.25 s: 4 go out every 0.25 s.
     await generator.paced(SlowClient(), 64, begin, begin + 1, window=4)
-    counts = generator.counts
+    counts = generator.tally.counts
     assert counts["sent"] == counts["ok"] == 16
     assert counts["unsent"] == 48
     assert counts["late"] == 12  # all but the first four waited for a place
     # The 16th was due at 15/64 s, sent at 0.75 + 3/64 s, answered 0.25 s later: 812.5 ms from when it was due.
-    assert generator.total.get_max_value() == pytest.approx(812_500, abs=1000)
+    assert generator.tally.second.get_max_value() == pytest.approx(812_500, abs=1000)
 
 
 def test_the_bomb_figures_come_from_its_phases() -> None:

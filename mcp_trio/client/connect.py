@@ -158,20 +158,32 @@ async def _establish(client: Client, capabilities: ClientCapabilities, info: Imp
             if config.era == "modern":
                 raise
             discovered = None
-        if isinstance(discovered, DiscoverResult):
-            version = next((v for v in discovered.supported_versions if v in MODERN_VERSIONS), None)
-            if version is not None:
-                driver.session.version = version
-                client.remember_discovery(discovered)
-                return
-            if config.era == "modern":
-                supported = ", ".join(discovered.supported_versions)
-                raise RemoteError(-32022, f"the server speaks none of our modern versions (it offers {supported})")
+        version = modern_version(discovered, config.era)
+        if version is not None:
+            driver.session.version = version
+            client.remember_discovery(discovered)
+            return
         following = driver.session.next_request_id
         driver.session = ClientSession(capabilities=capabilities, client_info=info, next_request_id=following)
     session = driver.session
     await driver.request_message(session.initialize(), timeout=config.request_timeout)
     await driver.send_message(session.initialized())
+
+
+def modern_version(discovered: Any, era: str) -> str | None:
+    """The 2026-07-28 version to speak after ``server/discover`` answered ``discovered`` (``None``: the answer
+    was not a discovery result, so ``initialize`` is tried instead).
+
+    Raises:
+        RemoteError: ``era`` is ``"modern"`` and the server offers none of our modern versions.
+    """
+    if not isinstance(discovered, DiscoverResult):
+        return None
+    version = next((v for v in discovered.supported_versions if v in MODERN_VERSIONS), None)
+    if version is None and era == "modern":
+        supported = ", ".join(discovered.supported_versions)
+        raise RemoteError(-32022, f"the server speaks none of our modern versions (it offers {supported})")
+    return version
 
 
 class _ClientHost:
