@@ -214,14 +214,13 @@ class LeanEngine:
         except OSError as exc:
             self._fail(session, type(exc).__name__)
             return
-        self.by_fd[sock.fileno()] = session
-        if code == 0:
-            self.epoll.register(sock.fileno(), _IN)
-            self._connected(session, now)
-        elif code == errno.EINPROGRESS:
-            self.epoll.register(sock.fileno(), _OUT)
-        else:
+        if code not in (0, errno.EINPROGRESS):  # a unix path with nothing behind it fails here, not later
             self._fail(session, type(OSError(code, os.strerror(code))).__name__)
+            return
+        self.by_fd[sock.fileno()] = session  # only what is registered with epoll is in by_fd
+        self.epoll.register(sock.fileno(), _OUT if code else _IN)
+        if code == 0:
+            self._connected(session, now)
 
     def _connected(self, session: _Session, now: float) -> None:
         session.framer = LineFramer()
@@ -309,7 +308,7 @@ class LeanEngine:
             if due > now:
                 self._wake(session, due)
                 return
-            if phase.window and len(session.pending) >= phase.window:
+            if phase.window and (len(session.pending) >= phase.window or now >= phase.until):
                 if now >= phase.until:  # the window stayed full to the end of the phase
                     self.tally.counts["unsent"] += math.ceil((phase.until - due) / (1 / phase.rate))
                     self._next_phase(session)
@@ -329,7 +328,11 @@ class LeanEngine:
         self.turn += 1
         method, params = operation(self.config["tool"], self.turn)
         assert session.session is not None
-        request = session.session.send_request(method, params)
+        try:
+            request = session.session.send_request(method, params)
+        except LocalProtocolError:  # e.g. a method whose capability the server did not declare: as the client's
+            self._fail(session, "LocalProtocolError")
+            return
         session.pending[request.id] = (due, now)
         self.tally.counts["sent"] += 1
         self._send(session, frame(encode_message(request)))
