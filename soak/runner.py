@@ -11,6 +11,7 @@ a server on 127.0.0.1, the generators spread theirs over 127.0.0.1, 127.0.0.2, .
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import re
@@ -33,6 +34,7 @@ __all__ = ["SoakReport", "run_soak", "LOOPBACK", "default_source_addresses", "SE
 LOOPBACK: Final = ("127.", "localhost", "::1", "[::1]")
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE")
 _TICKS: Final = os.sysconf("SC_CLK_TCK")
+_SERVER_LOG_LINES: Final = 50
 _START_DELAY: Final = 1.0  # seconds between launching the generators and the common start
 #: Sessions one source address carries at most by default (of its ~28K ephemeral ports per destination).
 SESSIONS_PER_SOURCE: Final = 20_000
@@ -55,6 +57,8 @@ class SoakReport:
     #: Our server's ``/health`` figures (memory profiler, collector, refusals) at the start and the end; ``None``
     #: when the server is not ours.
     server_memory: dict[str, Any] | None = None
+    #: The last lines our server (started here) logged: overload warnings, a crash.
+    server_log: list[str] = attrs.field(factory=list)
 
     @property
     def passed(self) -> bool:
@@ -116,6 +120,14 @@ async def _start_ours(workers: int, emit: Callable[[str], None]) -> tuple[trio.P
     pids = [int(p) for p in re.findall(rb"ready \(pid (\d+)\)", seen)] or [process.pid]
     emit(f"soak: started our server at {address} (pids {', '.join(map(str, pids))}; health at {admin}/health)")
     return process, address, pids, admin
+
+
+async def _keep_reading(stream: trio.abc.ReceiveStream, tail: collections.deque[str]) -> None:
+    """Read ``stream`` until it ends, keeping its last lines in ``tail``."""
+    partial = b""
+    while chunk := await stream.receive_some(65536):
+        *lines, partial = (partial + chunk).split(b"\n")
+        tail.extend(line.decode(errors="replace") for line in lines[-tail.maxlen :] if line)  # type: ignore[operator]
 
 
 def _admin_token_headers() -> dict[str, str]:
@@ -255,8 +267,13 @@ async def run_soak(
     async with trio.open_nursery() as nursery:
         server: trio.Process | None = None
         pids = list(target_pids or [])
+        server_log: collections.deque[str] = collections.deque(maxlen=_SERVER_LOG_LINES)
         if target is None:
             server, target, pids, admin = await _start_ours(workers, emit)
+            # Read its log to the end: a pipe nobody reads fills up, and a server writing a warning into a full
+            # pipe blocks for good (with its logging lock held, so every task that logs blocks behind it).
+            assert server.stderr is not None
+            nursery.start_soon(_keep_reading, server.stderr, server_log)
         if engine == "auto":
             engine = "lean" if _lean_target(target) else "client"
         report = SoakReport(attrs.asdict(scenario), target)
@@ -282,6 +299,7 @@ async def run_soak(
         finally:
             report.run["finished"] = round(time.time(), 3)
             if server is not None:
+                report.server_log = list(server_log)
                 server.terminate()
                 with trio.move_on_after(10):
                     await server.wait()

@@ -3,6 +3,7 @@ plain progress, source addresses, and our server's memory-profiler snapshots in 
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import math
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 from mcp_trio.cli import main
@@ -23,7 +25,7 @@ from soak.charts import Chart, Series, charts_of
 from soak.generator import Generator
 from soak.html_report import render_html
 from soak.progress import PlainProgress, RichProgress, Tick, make_progress
-from soak.runner import _bomb, default_source_addresses
+from soak.runner import _bomb, _keep_reading, default_source_addresses
 from soak.scenarios import Scenario
 from soak.svg import line_chart, nice_ticks, short_number
 
@@ -349,3 +351,17 @@ def test_the_bomb_figures_come_from_its_phases() -> None:
     assert bomb["accepted_p99_ms"] == pytest.approx(40.0, rel=0.01)
     assert bomb["rss_growth"] == pytest.approx(0.2)
     assert bomb["recovery_seconds"] == 2  # the first cooling second still queued; the second was back
+
+
+async def test_the_servers_log_is_read_to_its_end_and_its_tail_kept() -> None:
+    # A server whose stderr pipe nobody reads blocks in its first write past the pipe's 64 KiB, logging lock held:
+    # a 10K-session flood once stalled that way on its loop-lag warnings. Far more than a pipe holds goes through.
+    send, receive = trio.testing.memory_stream_pair()
+    tail: collections.deque[str] = collections.deque(maxlen=50)
+    lines = [f"WARNING loop lag {i} ms".encode() for i in range(20_000)]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_keep_reading, receive, tail)
+        for start in range(0, len(lines), 1000):
+            await send.send_all(b"\n".join(lines[start : start + 1000]) + b"\n")
+        await send.aclose()
+    assert list(tail) == [line.decode() for line in lines[-50:]]
