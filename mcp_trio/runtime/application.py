@@ -5,7 +5,7 @@ Theory of operation
 ::
 
     mcp-trio [one_for_one]                  Runtime.run / open_runtime
-    ├── housekeeping [one_for_one]          session expiry, deadlines, load, hangups, loop-lag watchdog
+    ├── housekeeping [one_for_one]          session expiry, deadlines, load, hangups, loop-lag watchdog, gc freezes
     ├── background [simple_one_for_one]     work that outlives requests (tasks extension)
     ├── shard-00 [one_for_all]              see runtime/shard.py
     │   ├── requests [simple_one_for_one]   one temporary child per running request
@@ -35,6 +35,7 @@ import trio
 
 from mcp_trio.protocol.errors import ServerBusy
 from mcp_trio.runtime.admission import Admission
+from mcp_trio.runtime.collector import GcFreezer
 from mcp_trio.runtime.config import RuntimeConfig
 from mcp_trio.runtime.memory import ReleasePolicy, release_free_memory, resident_bytes
 from mcp_trio.runtime.shard import Shard, ShardStatistics
@@ -140,6 +141,7 @@ class Runtime:
         self.sessions = _Sessions(self.shards)
         self.background = DynamicSupervisor(name="background", shutdown=config.shutdown_timeout)
         self.watchdog: LoopWatchdog | None = None
+        self.collector: GcFreezer | None = None
         #: Notices clients that close connections whose task is busy streaming a response (HTTP).
         self.hangups = HangupWatch()
         self.housekeeping = Supervisor(self._housekeeping_children(), name="housekeeping")
@@ -166,6 +168,9 @@ class Runtime:
             ChildSpec("load-monitor", self._monitor_load, shutdown=1.0),
             ChildSpec("hangup-watch", self.hangups.run, shutdown=1.0),
         ]
+        if self.config.gc_freeze_interval is not None:
+            self.collector = GcFreezer(self.config.gc_freeze_interval, self.config.gc_thaw_interval)
+            children.append(ChildSpec("gc-freezer", self.collector.run, shutdown=1.0))
         if self.config.park_idle_after is not None:
             children.append(ChildSpec("parking", self._park_idle, shutdown=1.0))
         threshold = self.config.loop_lag_threshold

@@ -94,6 +94,12 @@ class RuntimeConfig:
         release_memory_after: hand freed memory back to the system (glibc ``malloc_trim``) when a busy period
             ends: open connections plus requests in flight fell to half their peak, by at least this many.
             ``None`` never does. How much comes back depends on the allocator (``runtime/memory.py``).
+        gc_freeze_interval: seconds between moves of what survived into the garbage collector's permanent
+            generation (``gc.freeze``), so its full passes walk only what is new, not every open connection
+            (``runtime/collector.py``; 236 ms pauses at 10,000 connections without it). It is process-wide:
+            ``None`` leaves the collector alone (an embedding application with its own policy).
+        gc_thaw_interval: seconds between full passes over everything, frozen included, which reclaim garbage
+            cycles among frozen objects (one pause as long as a full pass, at this interval); ``None``: never.
     """
 
     shards: int = 16
@@ -132,6 +138,8 @@ class RuntimeConfig:
     retry_after_ms: int = 1000
     max_refusing: int = 1024
     release_memory_after: int | None = 256
+    gc_freeze_interval: float | None = 1.0
+    gc_thaw_interval: float | None = 3600.0
 
     def __attrs_post_init__(self) -> None:
         if self.shards < 1:
@@ -164,6 +172,8 @@ class RuntimeConfig:
             "session_rate",
             "client_rate",
             "park_idle_after",
+            "gc_freeze_interval",
+            "gc_thaw_interval",
         ):
             value = getattr(self, name)
             if value is not None and not value > 0:

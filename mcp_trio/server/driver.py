@@ -106,6 +106,35 @@ class _Waiter:
         self.outcome: ResponseReceived | ErrorReceived | None = None
 
 
+class _ClosedOutlet:
+    """A closed session's outlet: what its ending tasks still send goes nowhere.
+
+    ``close`` puts it in place of the framing's, so the framing (which holds the driver as its port) and the
+    driver no longer point at each other. A closed connection is then freed by reference counting alone: as a
+    cycle it waited for a full collection, and full collections walk every live connection (66 ms for 5,000
+    open ones, measured), so closed connections that pile up garbage make the pauses that set Python's p99.
+    """
+
+    __slots__ = ()
+
+    async def send(self, data: bytes, origin: RequestId | None) -> None:
+        await trio.lowlevel.checkpoint()
+        raise trio.BrokenResourceError("the session is closed")
+
+    async def answer(self, request_id: RequestId, data: bytes, status: int) -> None:
+        await trio.lowlevel.checkpoint()  # nobody is left to read it
+
+    def done(self, request_id: RequestId) -> None:
+        pass  # the framing released everything when it closed
+
+    async def close_stream(self, origin: RequestId, retry_ms: int | None) -> bool:
+        await trio.lowlevel.checkpoint()
+        return False
+
+
+_CLOSED_OUTLET: Final = _ClosedOutlet()
+
+
 class SessionDriver(msgspec.Struct, eq=False):
     """One client session (see the module docstring); implements ``SessionPort`` and the handlers' ``Peer``.
 
@@ -273,6 +302,7 @@ class SessionDriver(msgspec.Struct, eq=False):
                 waiter.event.set()
             self.waiters = None
         self.session.close()
+        self.outlet = _CLOSED_OUTLET  # break the framing <-> driver cycle (see _ClosedOutlet)
 
     # ------------------------------------------------------------------ running requests
 
