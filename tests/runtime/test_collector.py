@@ -12,7 +12,7 @@ import pytest
 import trio
 import trio.testing
 
-from mcp_trio.runtime.collector import GcFreezer
+from mcp_trio.runtime.collector import OLDER_THRESHOLD, GcFreezer
 from mcp_trio.runtime.config import RuntimeConfig
 from mcp_trio.runtime.listeners import TcpListener
 from mcp_trio.server.config import ServerConfig
@@ -126,3 +126,14 @@ async def test_a_closed_connection_leaves_no_reference_cycle(thawed: None) -> No
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+async def test_older_generations_wait_for_the_freezer_while_it_runs(
+    autojump_clock: trio.testing.MockClock, thawed: None
+) -> None:
+    before = gc.get_threshold()
+    server = Server("gc", "1.0", config=ServerConfig(runtime=RuntimeConfig(shards=1, gc_freeze_interval=1.0)))
+    async with server.open_runtime():
+        await trio.sleep(0.5)
+        assert gc.get_threshold() == (before[0], OLDER_THRESHOLD, OLDER_THRESHOLD)
+    assert gc.get_threshold() == before
