@@ -24,9 +24,12 @@ def soak(*args: str, report: Path | None = None) -> tuple[subprocess.CompletedPr
     return done, document
 
 
-def test_baseline_paces_every_call_and_answers_each_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["lean", "client"])
+def test_baseline_paces_every_call_and_answers_each_once(tmp_path: Path, engine: str) -> None:
     done, report = soak(
         "baseline",
+        "--engine",
+        engine,
         "--sessions",
         "3",
         "--rate",
@@ -45,6 +48,7 @@ def test_baseline_paces_every_call_and_answers_each_once(tmp_path: Path) -> None
     assert totals["ok"] == totals["sent"]
     assert totals["p99_ms"] > 0
     assert report["passed"] is True
+    assert report["run"]["engine"] == engine  # type: ignore[index]
     assert "soak baseline:" in done.stdout
 
 
@@ -74,6 +78,9 @@ def test_a_breached_gate_exits_1_and_names_it() -> None:
 
 
 def test_bad_arguments_exit_2() -> None:
+    done, _ = soak("baseline", "--engine", "lean", "--target", "http://127.0.0.1:9/mcp", "--duration", "1")
+    assert done.returncode == 2
+    assert "the lean engine takes tcp:// and unix: targets" in done.stderr
     done, _ = soak("baseline", "--sla", "p95=fast")
     assert done.returncode == 2
     assert "bad SLA gate 'p95=fast'" in done.stderr

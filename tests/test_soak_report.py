@@ -80,8 +80,10 @@ def a_report(target: str = "tcp://127.0.0.1:9") -> dict[str, Any]:
                    "before": {"connections": 0}, "after": {"connections": 0}},
         "gates": [{"gate": "p99 <= 50 ms", "value": 0.01225, "ok": True},
                   {"gate": "errors <= 0.1%", "value": 0.02, "ok": False}],
-        "run": {"processes": 2, "workers": 1, "era": "auto", "source_addresses": ["127.0.0.1", "127.0.0.2"],
-                "started": 1_800_000_000.0, "finished": 1_800_000_004.0},
+        "run": {"processes": 2, "workers": 1, "era": "auto", "engine": "lean",
+                "source_addresses": ["127.0.0.1", "127.0.0.2"], "started": 1_800_000_000.0,
+                "finished": 1_800_000_004.0},
+        "server_log": ["WARNING mcp_trio.watchdog: event loop blocked for 250 ms <in Shard.run>"],
         "server_memory": {
             "start": {"status": "ok", "memory": {"rss_bytes": 40 << 20, "python_heap_blocks": 1000},
                       "gc": {"max_ms": 1.0}},
@@ -141,6 +143,8 @@ def test_the_html_report_is_self_contained_and_shows_every_part() -> None:
     assert "worker 0 (pid 42)" in text
     assert "127.0.0.1, 127.0.0.2" in text  # the source addresses, with the other parameters
     assert "depth" in text
+    assert "load engine" in text
+    assert "event loop blocked for 250 ms <in Shard.run>" in text  # the server's log tail, escaped
     titles = [t for t in parsed.text if t.startswith(("Latency", "Throughput", "Errors", "Sessions", "Server"))]
     assert {"Throughput", "Errors and refusals by kind", "Sessions open"} <= set(titles)
 
