@@ -133,8 +133,8 @@ class LeanEngine:
             session = _Session(index, session_plan(config, index, start))
             self._wake(session, session.plan.opens)
             self.live += 1
-        # Thousands of sessions waiting make a big young heap: the server's own policy keeps our pauses out of the
-        # latencies too (young garbage collected, the rest frozen, once a second).
+        # Thousands of sessions waiting make a big heap: the server's own policy keeps our collector's pauses out of
+        # the latencies too (everything frozen once a second; reference counting frees what dies).
         freezer = GcFreezer(1.0, None)
         freezer.step(0.0)
         second = 1

@@ -94,10 +94,11 @@ class RuntimeConfig:
         release_memory_after: hand freed memory back to the system (glibc ``malloc_trim``) when a busy period
             ends: open connections plus requests in flight fell to half their peak, by at least this many.
             ``None`` never does. How much comes back depends on the allocator (``runtime/memory.py``).
-        gc_freeze_interval: seconds between moves of what survived into the garbage collector's permanent
-            generation (``gc.freeze``), so its full passes walk only what is new, not every open connection
-            (``runtime/collector.py``; 236 ms pauses at 10,000 connections without it). It is process-wide:
-            ``None`` leaves the collector alone (an embedding application with its own policy).
+        gc_freeze_interval: seconds between moves of everything the garbage collector tracks into its permanent
+            generation (``gc.freeze``), where no collection walks it and reference counting still frees it, so
+            collections do not walk every open connection (``runtime/collector.py``; 236 ms pauses at 10,000
+            connections without it). It is process-wide: ``None`` leaves the collector alone (an embedding
+            application with its own policy).
         gc_thaw_interval: seconds between full passes over everything, frozen included, which reclaim garbage
             cycles among frozen objects (one pause as long as a full pass, at this interval); ``None``: never.
     """
