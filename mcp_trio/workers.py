@@ -87,7 +87,11 @@ class WorkerSettings:
     Attributes:
         count: worker processes.
         heartbeat_interval: seconds between a worker's heartbeats.
-        heartbeat_timeout: seconds of silence after which a worker is killed and replaced.
+        heartbeat_timeout: seconds of silence after which a worker is killed and replaced, unless it is busy.
+        busy_grace: seconds more a silent worker gets while it keeps using CPU: a burst of requests can hold its
+            event loop in one long round (100,000 pings at once on two cores did), and killing it then would drop
+            every session it holds. A hung worker uses no CPU and is killed at ``heartbeat_timeout``; one spinning
+            for good is killed at ``heartbeat_timeout + busy_grace``.
         start_timeout: seconds a new worker has to report ready.
         drain_timeout: seconds the workers have to finish after SIGTERM before they are killed.
         intensity, period: more than ``intensity`` restarts within ``period`` seconds stop the server.
@@ -96,6 +100,7 @@ class WorkerSettings:
     count: int
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 10.0
+    busy_grace: float = 30.0
     start_timeout: float = 30.0
     drain_timeout: float = 30.0
     intensity: int = 5
@@ -106,6 +111,8 @@ class WorkerSettings:
             raise ValueError("workers must be at least 1")
         if not 0 < self.heartbeat_interval < self.heartbeat_timeout:
             raise ValueError("heartbeat_interval must be positive and shorter than heartbeat_timeout")
+        if self.busy_grace < 0:
+            raise ValueError("busy_grace must not be negative")
 
 
 class WorkerFailed(Exception):
@@ -301,14 +308,28 @@ class _Parent:
         worker.last = first
         log.info("worker %s ready (pid %d)", slot, process.pid)
         task_status.started(process.pid)
+        silent = 0.0  # seconds since the last line, counted in whole waits
+        cpu = _cpu_seconds(process.pid)
         while True:
-            with trio.move_on_after(settings.heartbeat_timeout) as waiting:
+            wait = settings.heartbeat_interval if silent else settings.heartbeat_timeout  # then check more often
+            with trio.move_on_after(wait) as waiting:
                 beat = await lines.next()
             if waiting.cancelled_caught:
+                silent += wait
+                used, cpu = cpu, _cpu_seconds(process.pid)
+                busy = used is not None and cpu is not None and cpu > used
+                if busy and silent < settings.heartbeat_timeout + settings.busy_grace:
+                    if silent == settings.heartbeat_timeout:
+                        log.warning("worker %s (pid %d) is silent but busy: given up to %g s more", slot, process.pid,
+                                    settings.busy_grace)  # fmt: skip
+                    continue
                 process.kill()
+                state = "still busy" if busy else "idle"
                 raise WorkerFailed(
-                    f"worker {slot} (pid {process.pid}) sent no heartbeat for {settings.heartbeat_timeout:g} s; killed"
+                    f"worker {slot} (pid {process.pid}) sent no heartbeat for {silent:g} s ({state}); killed"
                 )
+            silent = 0.0
+            cpu = _cpu_seconds(process.pid)
             if beat is None:
                 code = await process.wait()
                 raise WorkerFailed(f"worker {slot} (pid {process.pid}) exited with status {code}")
@@ -365,6 +386,19 @@ async def _stop(process: trio.Process, drain_timeout: float, *, signalled: bool)
         if process.returncode is None:
             process.kill()
     await process.wait()
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) process ``pid`` has used, from ``/proc``; ``None`` where it cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class _Lines:

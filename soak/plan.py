@@ -52,7 +52,9 @@ def session_plan(config: dict[str, Any], index: int, start: float) -> SessionPla
         return Phase(rate, begin + share / rate, until, window)
 
     if scenario == "idle":
-        return SessionPlan(opens, (), hold_end)
+        # Each session pings after the same time held, in the order they opened: not all at once at the end (a
+        # herd of 100,000 pings in one instant measures the herd, and once held a worker's loop for 10 s).
+        return SessionPlan(opens, (), hold_end + (opens - start))
     if scenario == "bomb":
         bombing = (
             paced(config["bomb_rate"], warm_end, hold_end, config["depth"])

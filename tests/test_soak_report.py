@@ -369,3 +369,12 @@ async def test_the_servers_log_is_read_to_its_end_and_its_tail_kept() -> None:
             await send.send_all(b"\n".join(lines[start : start + 1000]) + b"\n")
         await send.aclose()
     assert list(tail) == [line.decode() for line in lines[-50:]]
+
+
+def test_idle_sessions_ping_after_the_same_hold_in_the_order_they_opened() -> None:
+    from soak.plan import session_plan
+
+    config = {"scenario": "idle", "sessions": 4, "ramp": 8.0, "rate": 0.0, "warmup": 0.0, "duration": 10.0}
+    plans = [session_plan(config, index, 100.0) for index in range(4)]
+    assert [plan.opens for plan in plans] == [100.0, 102.0, 104.0, 106.0]
+    assert [plan.ping_at for plan in plans] == [118.0, 120.0, 122.0, 124.0]  # not 100,000 pings in one instant

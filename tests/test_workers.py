@@ -361,3 +361,41 @@ async def test_a_2026_input_round_may_be_answered_on_another_worker(tmp_path: Pa
                     os.kill(pid, signal.SIGKILL)
             await process.wait()
             nursery.cancel_scope.cancel()
+
+
+_FAKE_WORKER = """
+import json, os, sys, time
+mode, fd = sys.argv[1], int(sys.argv[-1])
+os.write(fd, json.dumps({"event": "ready", "pid": os.getpid()}).encode() + b"\\n")
+if mode != "idle":
+    end = time.monotonic() + (1.5 if mode == "busy" else 60)
+    while time.monotonic() < end:
+        pass  # busy: a long round of the event loop, no heartbeat
+    os.write(fd, b'{"event": "heartbeat"}\\n')
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdict", "killed_after"),
+    [("idle", "(idle)", (0.5, 1.4)), ("busy", "(idle)", (1.9, 3.0)), ("spinning", "(still busy)", (1.4, 2.4))],
+)
+async def test_a_silent_worker_is_killed_unless_it_is_busy(
+    tmp_path: Path, mode: str, verdict: str, killed_after: tuple[float, float]
+) -> None:
+    # Hung (no CPU): killed at heartbeat_timeout. Busy (CPU, no heartbeat for 1.5 s): kept, killed only once idle.
+    # Spinning for good: killed at heartbeat_timeout + busy_grace.
+    from mcp_trio.workers import WorkerFailed, WorkerSettings, _Parent
+
+    settings = WorkerSettings(count=1, heartbeat_interval=0.1, heartbeat_timeout=0.5, busy_grace=1.0, drain_timeout=1)
+    parent = _Parent([sys.executable, "-c", _FAKE_WORKER, mode], settings, str(tmp_path))
+    began = trio.current_time()
+    with trio.fail_after(10), pytest.raises(BaseExceptionGroup) as failed:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(parent.run_worker, "w1")
+    took = trio.current_time() - began
+    matched, rest = failed.value.split(WorkerFailed)
+    assert rest is None
+    assert matched is not None
+    assert verdict in repr(matched)
+    assert killed_after[0] <= took <= killed_after[1], took
