@@ -47,6 +47,7 @@ __all__ = ["LeanEngine", "lean_target", "run_lean"]
 _IN: Final = select.EPOLLIN
 _OUT: Final = select.EPOLLOUT
 _RECEIVE: Final = 65536
+_BIND_ADDRESS_NO_PORT: Final = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux's value
 
 # Session states.
 _WAITING, _CONNECTING, _DISCOVERING, _INITIALIZING, _READY, _DONE = range(6)
@@ -214,6 +215,9 @@ class LeanEngine:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 local = self.sources[(self.config.get("first_index", 0) + session.index) % len(self.sources)]
                 if local is not None:
+                    # The port is chosen at connect, per destination: bind(port 0) alone would search the source
+                    # address's whole ephemeral range, slower with every socket open (as Trio's own connect does).
+                    sock.setsockopt(socket.IPPROTO_IP, _BIND_ADDRESS_NO_PORT, 1)
                     sock.bind((local, 0))
             code = sock.connect_ex(self.address)
         except OSError as exc:

@@ -352,6 +352,26 @@ def test_baseline_over_tcp_answers_every_call(
     assert run.seconds < 5
 
 
+def test_sessions_come_from_the_source_addresses_given(
+    monkeypatch: pytest.MonkeyPatch, our_server: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bound: list[object] = []
+    real_socket = socket.socket
+
+    class Recording(real_socket):
+        def connect_ex(self, address: Any) -> int:
+            code = super().connect_ex(address)
+            bound.append(self.getsockname()[0])
+            return code
+
+    monkeypatch.setattr("soak.lean.socket.socket", Recording)
+    config = lean_config("baseline", our_server[0], sessions=4, rate=16, duration=1)
+    config["source_addresses"] = ["127.0.0.2", "127.0.0.3"]
+    run = run_engine(config, capsys)
+    assert_all_answered(run, 4 * 16, opened=4)
+    assert sorted(bound) == ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]
+
+
 def test_baseline_over_a_unix_socket(our_server: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     config = lean_config("baseline", our_server[1], era="modern", sessions=5, rate=16, duration=1.5)
     run = run_engine(config, capsys)
