@@ -441,21 +441,19 @@ class LeanEngine:
             event = client.receive(message)
         except LocalProtocolError:
             return  # the session refused the server (a failed handshake is counted where it failed)
-        kind = type(event)
-        if kind is ResponseReceived or kind is ErrorReceived:
-            entry = session.pending.pop(event.id, None)  # type: ignore[union-attr]
+        if isinstance(event, (ResponseReceived, ErrorReceived)):
+            entry = session.pending.pop(event.id, None)
             if entry is None:
-                if event.id == session.handshake_id:  # type: ignore[union-attr]
-                    self._answered(session, event, now)  # type: ignore[arg-type]
+                if event.id == session.handshake_id:
+                    self._answered(session, event, now)
                 return
-            if kind is ResponseReceived:
-                result = event.result  # type: ignore[union-attr]
-                error = "tool_error" if getattr(result, "is_error", False) is True else None
+            if isinstance(event, ResponseReceived):
+                error = "tool_error" if getattr(event.result, "is_error", False) is True else None
             else:
-                error = refusal_kind(event.error.code, event.error.data)  # type: ignore[union-attr]
+                error = refusal_kind(event.error.code, event.error.data)
             self.tally.record(now - entry[0], error, now - entry[1])
-        elif kind is Answered:  # a server request the session answered itself (ping, or one we do not offer)
-            self._send(session, frame(encode_message(event.message)))  # type: ignore[union-attr]
+        elif isinstance(event, Answered):  # a server request the session answered itself (ping, or one we do not offer)
+            self._send(session, frame(encode_message(event.message)))
 
     def _answered(self, session: _Session, event: ResponseReceived | ErrorReceived, now: float) -> None:
         """The answer to the handshake's request or the final ping."""
