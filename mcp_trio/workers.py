@@ -51,6 +51,7 @@ import trio
 from mcp_trio.observability import WorkersObserver, serve_admin
 from mcp_trio.runtime.config import RuntimeConfig
 from mcp_trio.runtime.listeners import bind_reuse_port
+from mcp_trio.runtime.memory import cpu_seconds
 from supervision import ChildSpec, Restart, Supervisor, open_supervisor
 
 __all__ = [
@@ -309,14 +310,14 @@ class _Parent:
         log.info("worker %s ready (pid %d)", slot, process.pid)
         task_status.started(process.pid)
         silent = 0.0  # seconds since the last line, counted in whole waits
-        cpu = _cpu_seconds(process.pid)
+        cpu = cpu_seconds(process.pid)
         while True:
             wait = settings.heartbeat_interval if silent else settings.heartbeat_timeout  # then check more often
             with trio.move_on_after(wait) as waiting:
                 beat = await lines.next()
             if waiting.cancelled_caught:
                 silent += wait
-                used, cpu = cpu, _cpu_seconds(process.pid)
+                used, cpu = cpu, cpu_seconds(process.pid)
                 busy = used is not None and cpu is not None and cpu > used
                 if busy and silent < settings.heartbeat_timeout + settings.busy_grace:
                     if silent == settings.heartbeat_timeout:
@@ -329,7 +330,7 @@ class _Parent:
                     f"worker {slot} (pid {process.pid}) sent no heartbeat for {silent:g} s ({state}); killed"
                 )
             silent = 0.0
-            cpu = _cpu_seconds(process.pid)
+            cpu = cpu_seconds(process.pid)
             if beat is None:
                 code = await process.wait()
                 raise WorkerFailed(f"worker {slot} (pid {process.pid}) exited with status {code}")
@@ -386,19 +387,6 @@ async def _stop(process: trio.Process, drain_timeout: float, *, signalled: bool)
         if process.returncode is None:
             process.kill()
     await process.wait()
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """The CPU time (user and system) process ``pid`` has used, from ``/proc``; ``None`` where it cannot tell."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICKS
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class _Lines:

@@ -26,14 +26,13 @@ import attrs
 import trio
 from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
+from mcp_trio.runtime.memory import cpu_seconds, resident_bytes
 from soak.progress import Progress, Tick
 from soak.scenarios import Scenario, SlaGate
 
 __all__ = ["SoakReport", "run_soak", "LOOPBACK", "default_source_addresses", "SESSIONS_PER_SOURCE"]
 
 LOOPBACK: Final = ("127.", "localhost", "::1", "[::1]")
-_PAGE: Final = os.sysconf("SC_PAGE_SIZE")
-_TICKS: Final = os.sysconf("SC_CLK_TCK")
 _SERVER_LOG_LINES: Final = 50
 _START_DELAY: Final = 1.0  # seconds between launching the generators and the common start
 #: Sessions one source address carries at most by default (of its ~28K ephemeral ports per destination).
@@ -89,14 +88,8 @@ def _loopback(target: str) -> bool:
 
 def _read_proc(pid: int) -> tuple[int, float] | None:
     """(RSS bytes, CPU seconds) of a process, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            rss = int(statm.read().split()[1]) * _PAGE
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-        return rss, (int(fields[11]) + int(fields[12])) / _TICKS
-    except (OSError, IndexError, ValueError):
-        return None
+    cpu, rss = cpu_seconds(pid), resident_bytes(pid)
+    return (rss, cpu) if cpu is not None and rss else None
 
 
 async def _start_ours(workers: int, emit: Callable[[str], None]) -> tuple[trio.Process, str, list[int], str]:
@@ -127,7 +120,7 @@ async def _keep_reading(stream: trio.abc.ReceiveStream, tail: collections.deque[
     partial = b""
     while chunk := await stream.receive_some(65536):
         *lines, partial = (partial + chunk).split(b"\n")
-        tail.extend(line.decode(errors="replace") for line in lines[-tail.maxlen :] if line)  # type: ignore[operator]
+        tail.extend(line.decode(errors="replace") for line in lines if line)  # the deque keeps the last ones
 
 
 def _admin_token_headers() -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""Process memory: readings cheap enough to sample every fraction of a second (load shedding, reports), and
-handing freed memory back to the operating system once a busy period is over.
+"""Process memory and CPU time: readings cheap enough to sample every fraction of a second (load shedding,
+reports, a silent worker's liveness), and handing freed memory back to the operating system once a busy period is over.
 
 Theory of operation: CPython keeps what it frees. Small objects live in pymalloc's 1 MiB arenas, which return to
 the system only when entirely empty, so a few survivors of a storm keep most of its arenas resident; larger
@@ -20,18 +20,30 @@ import os
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["ReleasePolicy", "release_free_memory", "resident_bytes"]
+__all__ = ["ReleasePolicy", "cpu_seconds", "release_free_memory", "resident_bytes"]
 
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def resident_bytes() -> int:
-    """This process's resident set size (RSS), in bytes; 0 where ``/proc`` cannot tell."""
+def resident_bytes(pid: int | None = None) -> int:
+    """The resident set size (RSS) of this process (or of ``pid``), in bytes; 0 where ``/proc`` cannot tell."""
     try:
-        with open("/proc/self/statm", "rb") as statm:
+        with open(f"/proc/{pid if pid is not None else 'self'}/statm", "rb") as statm:
             return int(statm.read().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system, all threads) process ``pid`` has used; ``None`` where ``/proc`` cannot tell
+    (or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()  # the name, in parentheses, may hold spaces
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:
