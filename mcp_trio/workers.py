@@ -320,7 +320,7 @@ class _Parent:
                 used, cpu = cpu, cpu_seconds(process.pid)
                 busy = used is not None and cpu is not None and cpu > used
                 if busy and silent < settings.heartbeat_timeout + settings.busy_grace:
-                    if silent == settings.heartbeat_timeout:
+                    if wait == settings.heartbeat_timeout:  # the first silent wait: say so once
                         log.warning("worker %s (pid %d) is silent but busy: given up to %g s more", slot, process.pid,
                                     settings.busy_grace)  # fmt: skip
                     continue
@@ -330,7 +330,6 @@ class _Parent:
                     f"worker {slot} (pid {process.pid}) sent no heartbeat for {silent:g} s ({state}); killed"
                 )
             silent = 0.0
-            cpu = cpu_seconds(process.pid)
             if beat is None:
                 code = await process.wait()
                 raise WorkerFailed(f"worker {slot} (pid {process.pid}) exited with status {code}")
@@ -338,6 +337,7 @@ class _Parent:
                 self.broadcast(worker, beat)
             else:
                 worker.last = beat
+                cpu = cpu_seconds(process.pid)  # the baseline for a silence: once a heartbeat, not per post
 
     def broadcast(self, origin: _Worker, record: dict[str, Any]) -> None:
         """A notification one worker posted: to every other worker (each delivers it to its own subscribers)."""
