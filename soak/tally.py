@@ -85,8 +85,28 @@ class Tally:
 
     def emit(self, extra: dict[str, Any]) -> None:
         """Print this second's line and start the next second."""
+        self._fold()
+        self._print(extra)
+
+    def emit_final(self, second: int) -> None:
+        """The last, partial second (merged like the others by the runner), with the whole run's histograms."""
+        self._fold()
+        self._print(
+            {
+                "final": True,
+                "second": second,
+                "total_hist": _encode(self.total),
+                "total_shist": _encode(self.service_total),
+                "answered_pings": self.answered_pings,
+            }
+        )
+
+    def _fold(self) -> None:
+        """Add this second's histograms to the run's."""
         self.total.add(self.second)
         self.service_total.add(self.service_second)
+
+    def _print(self, extra: dict[str, Any]) -> None:
         line = {**extra, **self.counts, "opened": self.opened, "open": self.open, "hist": _encode(self.second)}
         line["shist"] = _encode(self.service_second)
         self.second = histogram()
@@ -94,23 +114,6 @@ class Tally:
         self.counts = self._fresh()
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
-
-    def emit_final(self, second: int) -> None:
-        """The last, partial second (merged like the others by the runner), with the whole run's histograms."""
-        self.total.add(self.second)
-        self.service_total.add(self.service_second)
-        total, service = _encode(self.total), _encode(self.service_total)
-        self.total = histogram()  # emit adds the (now empty) second again: nothing is counted twice
-        self.service_total = histogram()
-        self.emit(
-            {
-                "final": True,
-                "second": second,
-                "total_hist": total,
-                "total_shist": service,
-                "answered_pings": self.answered_pings,
-            }
-        )
 
 
 def _encode(histogram: HdrHistogram) -> str:
