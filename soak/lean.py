@@ -183,7 +183,7 @@ class LeanEngine:
         elif state == _READY:
             self._advance(session, now)
         elif state == _DISCOVERING and now >= session.handshake_until:
-            self._discover_failed(session, now, RemoteError(-32001, "server/discover got no answer"))
+            self._discover_failed(session, now)  # no answer in time
 
     def _expire(self, now: float) -> None:
         """Once a second: calls unanswered for ``CALL_TIMEOUT`` are timeouts; a handshake that long fails."""
@@ -255,9 +255,11 @@ class LeanEngine:
         session.handshake_id = request.id
         self._send(session, frame(encode_message(request)))
 
-    def _discover_failed(self, session: _Session, now: float, error: RemoteError) -> None:
+    def _discover_failed(self, session: _Session, now: float) -> None:
+        """``server/discover`` was refused, unanswered or odd: ``auto`` tries ``initialize``, as ``open_client``
+        does; ``modern`` has nothing else to try."""
         if self.era == "modern":
-            self._fail(session, type(error).__name__)
+            self._fail(session, "RemoteError")
             return
         assert session.session is not None
         session.handshake_until = now + CALL_TIMEOUT
@@ -461,7 +463,7 @@ class LeanEngine:
         if state == _DISCOVERING:
             session.wake_at = None  # the discover timer is void
             if type(event) is ErrorReceived:
-                self._discover_failed(session, now, RemoteError(event.error.code, event.error.message))
+                self._discover_failed(session, now)
                 return
             assert type(event) is ResponseReceived
             try:
@@ -471,7 +473,7 @@ class LeanEngine:
                 return
             assert session.session is not None
             if version is None:
-                self._discover_failed(session, now, RemoteError(-32603, "server/discover: not a discovery result"))
+                self._discover_failed(session, now)  # not a discovery result
                 return
             session.session.version = version
             self._ready(session, now)
